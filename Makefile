@@ -1,0 +1,68 @@
+# Entry points the README names. Everything installs from pinned files on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install test lint types template-check unit integration e2e demo local build validate clean
+
+help:
+	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
+	@echo "make test   - lint, types, template checks and every test"
+	@echo "make local  - run the local stack (HTTP API on :3000) until interrupted"
+	@echo "make build  - sam build (no container); make validate - sam validate --lint"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+# SAM CLI pins clash with the runtime stack: it gets its own virtual environment.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+types: install
+	$(VENV)/bin/mypy
+
+template-check: install
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit: install
+	$(VENV)/bin/pytest tests/unit
+
+integration: install
+	$(VENV)/bin/pytest tests/integration
+
+e2e: install
+	$(VENV)/bin/pytest tests/e2e
+
+test: lint types template-check
+	$(VENV)/bin/pytest tests
+
+demo: install
+	$(PY) -m local.demo
+
+local: install
+	$(PY) -m local.runner
+
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(SAM) build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

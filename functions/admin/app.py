@@ -1,0 +1,16 @@
+"""Admin API: connections, settings, job runs."""
+
+from typing import Any
+
+from wholecell_temu.admin.api import build_app
+from wholecell_temu.admin.service import ConnectionService
+from wholecell_temu.jobs.framework import Services
+from wholecell_temu.observability import logger, tracer
+
+app = build_app(lambda: ConnectionService(Services.cached()))
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Shared package of the WholeCell <-> Temu integration (deployed as a Lambda layer)."""

@@ -1,0 +1,117 @@
+"""Admin HTTP API routes (Powertools event handler; OpenAPI generated from these routes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from wholecell_temu.admin.models import (
+    ConnectionList,
+    ConnectionView,
+    CreateConnectionRequest,
+    CreateConnectionResponse,
+    ErrorResponse,
+    RunList,
+    RunQueued,
+)
+from wholecell_temu.admin.service import ConnectionService
+from wholecell_temu.api_errors import ApiError
+from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.store.connections import ConflictError
+
+
+def responses(success: tuple[int, str, type[Any]] | None = None) -> dict[int, OpenAPIResponse]:
+    """OpenAPI responses of a route: its success (when not 200) and the error shapes."""
+    documented: dict[int, OpenAPIResponse] = {
+        400: {"description": "Invalid request", "content": {"application/json": {"model": ErrorResponse}}},
+        404: {"description": "Not found", "content": {"application/json": {"model": ErrorResponse}}},
+    }
+    if success:
+        status, description, model = success
+        documented[status] = {"description": description, "content": {"application/json": {"model": model}}}
+    return documented
+
+
+def base_url(app: APIGatewayHttpResolver) -> str:
+    """The public base URL of this API, from the request (API Gateway's domain name)."""
+    domain = app.current_event.request_context.domain_name
+    local = domain.startswith(("127.0.0.1", "localhost"))
+    return f"{'http' if local else 'https'}://{domain}"
+
+
+def json_response(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+
+
+def build_app(service_factory: Any) -> APIGatewayHttpResolver:
+    """The resolver; `service_factory()` returns the ConnectionService (built lazily)."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    def service() -> ConnectionService:
+        result: ConnectionService = service_factory()
+        return result
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response[Any]:
+        return json_response(exc.status, exc.body())
+
+    @app.exception_handler(ConflictError)
+    def _conflict(exc: ConflictError) -> Response[Any]:
+        return json_response(409, {"error": {"code": "conflict", "message": str(exc)}})
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        fields = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            fields[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
+        return json_response(400, {"error": {"code": "invalid_request", "message": "invalid request",
+                                             "fields": fields}})
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response[Any]:
+        return json_response(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    @app.get("/admin/openapi.json", include_in_schema=False)
+    def openapi() -> Response[Any]:
+        return Response(status_code=200, content_type="application/json",
+                        body=app.get_openapi_json_schema(title="WholeCell-Temu admin API", version="1"))
+
+    @app.post("/admin/connections", responses=responses((201, "Created", CreateConnectionResponse)))
+    def create_connection(body: CreateConnectionRequest) -> Response[CreateConnectionResponse]:
+        created = service().create(body, base_url(app))
+        return Response(status_code=201, content_type="application/json", body=created)
+
+    @app.get("/admin/connections")
+    def list_connections() -> ConnectionList:
+        svc = service()
+        return ConnectionList(items=[svc.view(c) for c in svc.services.connections.all()])
+
+    @app.get("/admin/connections/<connection_id>", responses=responses())
+    def get_connection(connection_id: str) -> ConnectionView:
+        svc = service()
+        return svc.view(svc.require(connection_id))
+
+    @app.put("/admin/connections/<connection_id>/settings", responses=responses())
+    def put_settings(connection_id: str) -> ConnectionSettings:
+        try:
+            body = app.current_event.json_body
+        except (ValueError, TypeError):
+            body = None
+        return service().replace_settings(connection_id, body)
+
+    @app.post("/admin/connections/<connection_id>/jobs/<job>/run", responses=responses((202, "Queued", RunQueued)))
+    def run_job(connection_id: str, job: str) -> Response[RunQueued]:
+        run_id = service().queue_run(connection_id, job)
+        return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))
+
+    @app.get("/admin/connections/<connection_id>/runs", responses=responses())
+    def list_runs(connection_id: str, job: Annotated[str | None, Query()] = None) -> RunList:
+        return RunList(items=service().runs(connection_id, job))
+
+    return app

@@ -1,0 +1,91 @@
+"""Request and response shapes of the admin API (field names are part of the contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wholecell_temu.domain.settings import ConnectionSettings
+
+
+class WholeCellCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = Field(min_length=1)
+    app_secret: str = Field(min_length=1, repr=False)
+
+
+class CreateConnectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    temu_region: Literal["US", "EU", "GLOBAL"]
+    wholecell: WholeCellCredentials
+    settings: ConnectionSettings | None = None
+
+
+class CreateConnectionResponse(BaseModel):
+    connection_id: str
+    authorize_url: str
+    webhook_url: str
+    webhook_secret: str
+
+
+class TemuShop(BaseModel):
+    mall_id: int | None
+    region: str
+    gateway: str
+    token_expires_at: datetime | None
+    days_to_token_expiry: float | None
+    scopes: list[str]
+    missing_scopes: list[str]
+
+
+class JobHealth(BaseModel):
+    last_run_at: datetime | None
+    last_outcome: str | None
+
+
+class ConnectionView(BaseModel):
+    connection_id: str
+    name: str
+    status: Literal["awaiting_authorization", "active", "needs_reauthorization", "disabled"]
+    status_reason: str | None
+    temu: TemuShop
+    settings: ConnectionSettings
+    health: dict[str, JobHealth]
+
+
+class ConnectionList(BaseModel):
+    items: list[ConnectionView]
+
+
+class RunQueued(BaseModel):
+    run_id: str
+
+
+class RunView(BaseModel):
+    run_id: str
+    job: str
+    trigger: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    outcome: Literal["queued", "running", "succeeded", "failed", "skipped"]
+    counts: dict[str, Any]
+    reason: str | None
+
+
+class RunList(BaseModel):
+    items: list[RunView]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

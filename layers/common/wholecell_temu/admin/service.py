@@ -1,0 +1,212 @@
+"""Connection lifecycle operations behind the admin API (no HTTP here)."""
+
+from __future__ import annotations
+
+import secrets as token_generator
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+
+from wholecell_temu.admin.models import (
+    ConnectionView,
+    CreateConnectionRequest,
+    CreateConnectionResponse,
+    JobHealth,
+    RunView,
+    TemuShop,
+)
+from wholecell_temu.api_errors import BadRequest, NotFound, UpstreamUnavailable
+from wholecell_temu.domain.connection import Connection
+from wholecell_temu.domain.settings import JOBS, ConnectionSettings, closest_title
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.framework import Services, enqueue
+from wholecell_temu.store.runs import Outcome
+from wholecell_temu.wholecell import WholeCellClient
+
+WholeCellFactory = Callable[[str, str], WholeCellClient]
+
+
+def _field_errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"]) or "body"
+        fields[prefix + path] = err["msg"]
+    return fields
+
+
+def parse_settings(body: Any) -> ConnectionSettings:
+    if not isinstance(body, dict):
+        raise BadRequest("settings must be a JSON object")
+    try:
+        return ConnectionSettings.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest("invalid settings", _field_errors(exc)) from None
+
+
+@dataclass
+class ConnectionService:
+    services: Services
+    wholecell_factory: WholeCellFactory | None = None
+
+    def _wholecell(self, app_id: str, app_secret: str) -> WholeCellClient:
+        if self.wholecell_factory is not None:
+            return self.wholecell_factory(app_id, app_secret)
+        return clients.wholecell_client_for(self.services.settings, app_id, app_secret)
+
+    def _credentials(self, connection: Connection) -> tuple[str, str]:
+        creds = self.services.secrets.get_json(connection.wholecell_secret_arn)
+        return str(creds["app_id"]), str(creds["app_secret"])
+
+    def require(self, connection_id: str) -> Connection:
+        connection = self.services.connections.get(connection_id)
+        if connection is None:
+            raise NotFound(f"connection {connection_id} not found")
+        return connection
+
+    # ------------------------------------------------------------------ create / read
+    def create(self, request: CreateConnectionRequest, base_url: str) -> CreateConnectionResponse:
+        settings = request.settings or ConnectionSettings()
+        wholecell = self._wholecell(request.wholecell.app_id, request.wholecell.app_secret)
+        self.check_against_wholecell(settings, wholecell, prefix="settings.")
+        connection_id = uuid.uuid4().hex
+        webhook_secret = "whsec_" + token_generator.token_urlsafe(32)
+        store = self.services.secrets
+        wholecell_arn = store.create_json(
+            store.name("connections", connection_id, "wholecell"),
+            {"app_id": request.wholecell.app_id, "app_secret": request.wholecell.app_secret},
+        )
+        webhook_arn = store.create_json(store.name("connections", connection_id, "webhook"),
+                                        {"secrets": [webhook_secret]})
+        self.services.connections.create(
+            connection_id=connection_id, name=request.name, temu_region=request.temu_region,
+            wholecell_secret_arn=wholecell_arn, webhook_secret_arn=webhook_arn, settings=settings,
+        )
+        return CreateConnectionResponse(
+            connection_id=connection_id,
+            authorize_url=f"{base_url}/temu/authorize?{urlencode({'connection_id': connection_id})}",
+            webhook_url=f"{base_url}/wholecell/{connection_id}/shipments",
+            webhook_secret=webhook_secret,
+        )
+
+    def view(self, connection: Connection) -> ConnectionView:
+        health = {}
+        for job in JOBS:
+            run = self.services.runs.latest(connection.connection_id, job)
+            health[job] = JobHealth(last_run_at=(run.ended_at or run.started_at) if run else None,
+                                    last_outcome=run.outcome.value if run else None)
+        return ConnectionView(
+            connection_id=connection.connection_id,
+            name=connection.name,
+            status=connection.status.value,
+            status_reason=connection.status_reason,
+            temu=TemuShop(
+                mall_id=connection.temu_mall_id,
+                region=connection.temu_region,
+                gateway=self.services.settings.temu_gateway(connection.temu_region, connection.temu_callback_host),
+                token_expires_at=connection.token_expires_at,
+                days_to_token_expiry=(None if connection.token_expires_at is None else
+                                      round(connection.days_to_token_expiry(datetime.now(UTC)) or 0, 2)),
+                scopes=connection.scopes,
+                missing_scopes=connection.missing_scopes,
+            ),
+            settings=connection.settings,
+            health=health,
+        )
+
+    # ------------------------------------------------------------------ settings
+    def replace_settings(self, connection_id: str, body: Any) -> ConnectionSettings:
+        connection = self.require(connection_id)
+        if not isinstance(body, dict):
+            raise BadRequest("settings must be a JSON object")
+        body = dict(body)
+        confirmed = body.pop("confirm_initial_push", False) is True
+        settings = parse_settings(body)
+        if settings.inventory_sync_enabled and not connection.settings.inventory_sync_enabled and not confirmed:
+            raise BadRequest(
+                "turning inventory sync on overwrites Temu quantities at the next run; "
+                "send confirm_initial_push: true (a dry run shows beforehand what would be pushed)",
+                {"confirm_initial_push": "required when inventory_sync_enabled turns on"},
+            )
+        self.check_against_wholecell(settings, self._wholecell(*self._credentials(connection)))
+        stored = self.services.connections.replace_settings(connection_id, settings, connection.settings_version)
+        return stored.settings
+
+    def check_against_wholecell(self, settings: ConnectionSettings, wholecell: WholeCellClient,
+                                prefix: str = "") -> None:
+        """Every title in the settings must exist in WholeCell exactly (case-sensitive)."""
+        fields: dict[str, str] = {}
+        lookups = _Lookups(wholecell)
+
+        def check(field: str, titles: Iterable[str], existing: list[str] | None) -> None:
+            if existing is None:  # the lookup is not available on this account: configuration wins
+                return
+            for title in titles:
+                if title not in existing:
+                    hint = closest_title(title, existing)
+                    fields[prefix + field] = f"{title!r} does not exist in WholeCell" + (
+                        f"; closest existing: {hint!r}" if hint else "")
+                    return
+
+        order_statuses = lookups.get("sales_order_statuses")
+        check("inventory_statuses", settings.inventory_statuses, lookups.get("inventory_statuses"))
+        check("warehouses", settings.warehouses or [], lookups.get("warehouses"))
+        check("outstanding_order_statuses", settings.outstanding_order_statuses or [], order_statuses)
+        check("order_status_map", settings.order_status_map.values(), order_statuses)
+        check("sales_channel", [settings.sales_channel], lookups.get("sales_channels"))
+        if fields:
+            raise BadRequest("settings do not match the WholeCell account", fields)
+
+    # ------------------------------------------------------------------ runs
+    def queue_run(self, connection_id: str, job: str, trigger: str = "manual") -> str:
+        if job not in JOBS:
+            raise NotFound(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
+        connection = self.require(connection_id)
+        run = self.services.runs.create(connection.connection_id, job, trigger, Outcome.QUEUED)
+        enqueue(self.services, job, connection.connection_id, trigger=trigger, queued_key=run.queued_key)
+        return run.run_id
+
+    def runs(self, connection_id: str, job: str | None) -> list[RunView]:
+        if job is not None and job not in JOBS:
+            raise BadRequest(f"unknown job {job!r}", {"job": f"one of {', '.join(JOBS)}"})
+        self.require(connection_id)
+        return [
+            RunView(run_id=r.run_id, job=r.job, trigger=r.trigger, started_at=r.started_at, ended_at=r.ended_at,
+                    outcome=r.outcome.value, counts=r.counts, reason=r.reason)
+            for r in self.services.runs.list(connection_id, job)
+        ]
+
+
+class _Lookups:
+    """WholeCell title lookups, each read once; None when the account has no such endpoint."""
+
+    def __init__(self, wholecell: WholeCellClient) -> None:
+        self.wholecell = wholecell
+        self.cache: dict[str, list[str] | None] = {}
+
+    def get(self, name: str) -> list[str] | None:
+        if name not in self.cache:
+            self.cache[name] = self._read(name)
+        return self.cache[name]
+
+    def _read(self, name: str) -> list[str] | None:
+        try:
+            if name == "sales_order_statuses":
+                return [s.title for s in self.wholecell.sales_order_statuses()]
+            if name == "inventory_statuses":
+                return [s.title for s in self.wholecell.inventory_statuses()]
+            if name == "warehouses":
+                return [w.name for w in self.wholecell.warehouses()]
+            return [c.title for c in self.wholecell.sales_channels()]
+        except ExternalApiError as exc:
+            if exc.error_class is ErrorClass.FIX_REQUEST and exc.status == 404:
+                return None
+            if exc.error_class is ErrorClass.REAUTHORIZE:
+                raise BadRequest("WholeCell rejected the API credentials",
+                                 {"wholecell": "check the API App's id, secret and permissions"}) from None
+            raise UpstreamUnavailable(f"WholeCell could not be reached: {exc}") from None

@@ -1,0 +1,1 @@
+"""Temu seller authorization: signed state, code exchange, token storage."""

@@ -1,0 +1,99 @@
+"""Authorize redirect and callback: exchange the code, store the token, record the shop."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlparse
+
+from wholecell_temu.api_errors import BadRequest, NotFound
+from wholecell_temu.auth.state import InvalidState, issue_state, verify_state
+from wholecell_temu.config import TEMU_GATEWAYS
+from wholecell_temu.domain.connection import Connection, missing_scopes
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.framework import Services
+from wholecell_temu.observability import logger
+from wholecell_temu.secrets import state_signing_key, temu_app_credentials
+from wholecell_temu.store.connections import ConflictError
+
+LOCAL_MALL_TYPE = 100  # Temu mallType of Local sellers; semi-managed shops (1) are not supported
+TEMU_GATEWAY_HOSTS = {urlparse(url).netloc for url in TEMU_GATEWAYS.values()}
+
+
+@dataclass
+class AuthorizationService:
+    services: Services
+
+    def authorize_url(self, connection_id: str | None, redirect_uri: str) -> str:
+        if not connection_id:
+            raise BadRequest("connection_id is required", {"connection_id": "required"})
+        connection = self._require(connection_id)
+        app_key, _ = temu_app_credentials(self.services.settings, connection.temu_region, self.services.secrets)
+        state = issue_state(connection_id, self._key(), time.time())
+        query = urlencode({"appKey": app_key, "redirect_uri": redirect_uri, "state": state})
+        return f"{self.services.settings.temu_authorize_page(connection.temu_region)}?{query}"
+
+    def callback(self, code: str | None, state: str | None, callback_host: str | None) -> Connection:
+        try:
+            connection_id = verify_state(state, self._key(), time.time())
+        except InvalidState as exc:
+            raise BadRequest(str(exc)) from None
+        if not code:
+            raise BadRequest("Temu did not send an authorization code")
+        connection = self._require(connection_id)
+        host = self._trusted_host(callback_host)
+        temu = clients.temu_app_client(self.services.settings, self.services.secrets, connection.temu_region,
+                                       host, access_token=code)
+        try:
+            token = temu.create_access_token(code)
+            access_token = token.access_token.get_secret_value()
+            info = clients.temu_app_client(self.services.settings, self.services.secrets,
+                                           connection.temu_region, host,
+                                           access_token=access_token).token_info()
+        except ExternalApiError as exc:
+            logger.warning("Temu authorization failed", extra={"error": str(exc)})
+            if exc.error_class in (ErrorClass.REAUTHORIZE, ErrorClass.FIX_REQUEST):
+                raise BadRequest("Temu refused the authorization code (used already or expired); "
+                                 "authorize again from Seller Center") from None
+            raise
+        if info.mall_type != LOCAL_MALL_TYPE:
+            raise BadRequest("only Temu Local seller shops can be connected")
+        if connection.temu_mall_id is not None and connection.temu_mall_id != info.mall_id:
+            raise BadRequest("this connection belongs to a different Temu shop; authorize with that shop "
+                             "or create a new connection")
+        store = self.services.secrets
+        arn = store.create_json(store.name("connections", connection_id, "temu-token", str(time.time_ns())),
+                                {"access_token": access_token})
+        expires = datetime.fromtimestamp(info.expired_time, UTC) if info.expired_time else None
+        try:
+            updated = self.services.connections.record_authorization(
+                connection_id, mall_id=info.mall_id, callback_host=host, token_secret_arn=arn,
+                token_expires_at=expires, scopes=list(info.api_scope_list),
+                missing_scopes=missing_scopes(list(info.api_scope_list)),
+            )
+        except ConflictError as exc:
+            store.schedule_deletion(arn)
+            raise BadRequest(str(exc)) from None
+        if connection.token_secret_arn and connection.token_secret_arn != arn:
+            store.schedule_deletion(connection.token_secret_arn)  # the replaced token is never used again
+        logger.info("shop authorized", extra={"connection_id": connection_id, "mall_id": info.mall_id})
+        return updated
+
+    def _trusted_host(self, callback_host: str | None) -> str | None:
+        """Only Temu's own gateways may receive our signed calls (an override ignores the host)."""
+        if self.services.settings.temu_gateway_url or not callback_host:
+            return None
+        if callback_host not in TEMU_GATEWAY_HOSTS:
+            raise BadRequest(f"unknown Temu gateway {callback_host!r}")
+        return callback_host
+
+    def _require(self, connection_id: str) -> Connection:
+        connection = self.services.connections.get(connection_id)
+        if connection is None:
+            raise NotFound(f"connection {connection_id} not found")
+        return connection
+
+    def _key(self) -> bytes:
+        return state_signing_key(self.services.settings, self.services.secrets)

@@ -1,0 +1,65 @@
+"""The connection as the rest of the code sees it (separate from its table entity)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from wholecell_temu.domain.settings import ConnectionSettings
+
+# Scopes (API types) the integration calls with a seller token; a token missing one of
+# them is flagged so the seller can re-authorize with the right permission package.
+REQUIRED_SCOPES = (
+    "bg.local.goods.list.query",
+    "bg.local.goods.sku.list.query",
+    "bg.local.goods.stock.edit",
+    "temu.local.goods.sku.stock.query",
+    "bg.order.list.v2.get",
+    "bg.order.detail.v2.get",
+    "bg.order.shippinginfo.v2.get",
+    "bg.logistics.companies.get",
+    "bg.logistics.warehouse.list.get",
+    "bg.logistics.shipment.v2.confirm",
+    "bg.logistics.shipment.v2.get",
+)
+
+
+class ConnectionStatus(StrEnum):
+    AWAITING_AUTHORIZATION = "awaiting_authorization"
+    ACTIVE = "active"
+    NEEDS_REAUTHORIZATION = "needs_reauthorization"
+    DISABLED = "disabled"
+
+
+class Connection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    name: str
+    status: ConnectionStatus
+    status_reason: str | None = None
+    temu_region: str
+    temu_mall_id: int | None = None
+    temu_callback_host: str | None = None
+    token_secret_arn: str | None = None
+    token_expires_at: datetime | None = None
+    scopes: list[str] = []
+    missing_scopes: list[str] = []
+    wholecell_secret_arn: str
+    webhook_secret_arn: str
+    settings: ConnectionSettings
+    settings_version: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    def days_to_token_expiry(self, now: datetime) -> float | None:
+        if self.token_expires_at is None:
+            return None
+        return (self.token_expires_at - now).total_seconds() / 86400
+
+
+def missing_scopes(granted: list[str]) -> list[str]:
+    have = set(granted)
+    return [scope for scope in REQUIRED_SCOPES if scope not in have]

@@ -1,0 +1,79 @@
+"""Builds the API clients for one connection from settings and secrets.
+
+Rate limiters are per process and per API, shared by every client the process builds, so
+one warm Lambda never exceeds its share of Temu's app-wide limit, whatever it calls.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from wholecell_temu.config import Settings
+from wholecell_temu.domain.connection import Connection
+from wholecell_temu.net import RateLimiter, RetryPolicy
+from wholecell_temu.secrets import SecretStore, temu_app_credentials
+from wholecell_temu.temu import TemuClient
+from wholecell_temu.wholecell import WholeCellClient
+
+
+@lru_cache(maxsize=1)
+def _temu_limiter(rate: float) -> RateLimiter:
+    return RateLimiter(rate)
+
+
+@lru_cache(maxsize=1)
+def _wholecell_limiter(rate: float) -> RateLimiter:
+    return RateLimiter(rate)
+
+
+class ConnectionNotAuthorized(Exception):
+    """The connection has no Temu token yet."""
+
+
+def temu_client(settings: Settings, secrets: SecretStore, connection: Connection) -> TemuClient:
+    if not connection.token_secret_arn:
+        raise ConnectionNotAuthorized(f"connection {connection.connection_id} has no Temu token")
+    app_key, app_secret = temu_app_credentials(settings, connection.temu_region, secrets)
+    token = secrets.get_json(connection.token_secret_arn)["access_token"]
+    return temu_app_client(settings, secrets, connection.temu_region, connection.temu_callback_host, token,
+                           app_key=app_key, app_secret=app_secret)
+
+
+def temu_app_client(
+    settings: Settings,
+    secrets: SecretStore,
+    region: str,
+    gateway_host: str | None,
+    access_token: str | None,
+    *,
+    app_key: str | None = None,
+    app_secret: str | None = None,
+) -> TemuClient:
+    """A Temu client for a region (and a shop's callback host), with an optional token."""
+    if app_key is None or app_secret is None:
+        app_key, app_secret = temu_app_credentials(settings, region, secrets)
+    return TemuClient(
+        settings.temu_gateway(region, gateway_host),
+        app_key,
+        app_secret,
+        access_token,
+        rate_limiter=_temu_limiter(settings.temu_rate_limit),
+        retry_policy=RetryPolicy(max_attempts=settings.max_attempts),
+        timeout=settings.http_timeout_seconds,
+    )
+
+
+def wholecell_client(settings: Settings, secrets: SecretStore, connection: Connection) -> WholeCellClient:
+    creds = secrets.get_json(connection.wholecell_secret_arn)
+    return wholecell_client_for(settings, str(creds["app_id"]), str(creds["app_secret"]))
+
+
+def wholecell_client_for(settings: Settings, app_id: str, app_secret: str) -> WholeCellClient:
+    return WholeCellClient(
+        settings.wholecell_api_url,
+        app_id,
+        app_secret,
+        rate_limiter=_wholecell_limiter(settings.wholecell_rate_limit),
+        retry_policy=RetryPolicy(max_attempts=settings.max_attempts),
+        timeout=settings.http_timeout_seconds,
+    )

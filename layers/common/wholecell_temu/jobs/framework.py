@@ -1,0 +1,228 @@
+"""What every scheduled job shares: fan-out, the SQS consumer, leases and the run log.
+
+A schedule tick enqueues one message per enabled connection (never loops over accounts
+inside one invocation). The consumer runs one connection per message under a lease, so two
+runs of the same job for the same connection never overlap, and records the run. A
+re-authorize error parks the connection instead of retrying, so an expired token causes
+neither a retry storm nor a DLQ flood.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from wholecell_temu.config import Settings, get_settings
+from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs import clients
+from wholecell_temu.observability import logger, metrics
+from wholecell_temu.secrets import SecretStore
+from wholecell_temu.store.connections import ConnectionRepository
+from wholecell_temu.store.runs import Outcome, Run, RunLog
+from wholecell_temu.store.tables import bind_tables
+from wholecell_temu.temu import TemuClient
+from wholecell_temu.wholecell import WholeCellClient
+
+Counts = dict[str, int]
+
+
+class JobMessage(BaseModel):
+    """Body of a job queue message: run one job for one connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str
+    job: str
+    trigger: str = "schedule"
+    queued_key: str | None = None  # set when a run record was created at enqueue time
+
+
+class JobSkipped(Exception):
+    """The job decided not to run for a stated reason (recorded as `skipped`)."""
+
+
+@dataclass
+class JobContext:
+    """Everything a job needs for one connection, built lazily."""
+
+    settings: Settings
+    connection: Connection
+    run: Run
+    secrets: SecretStore
+    runs: RunLog
+    counts: Counts = field(default_factory=dict)
+
+    @cached_property
+    def temu(self) -> TemuClient:
+        return clients.temu_client(self.settings, self.secrets, self.connection)
+
+    @cached_property
+    def wholecell(self) -> WholeCellClient:
+        return clients.wholecell_client(self.settings, self.secrets, self.connection)
+
+    def count(self, name: str, by: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + by
+
+
+JobFn = Callable[[JobContext], None]
+
+
+@dataclass
+class Services:
+    """Process-wide collaborators, built once per cold start."""
+
+    settings: Settings
+    connections: ConnectionRepository
+    runs: RunLog
+    secrets: SecretStore
+
+    @classmethod
+    def from_env(cls) -> Services:
+        settings = get_settings()
+        bind_tables(settings)
+        return cls(settings, ConnectionRepository(), RunLog(settings.run_log_retention_days),
+                   SecretStore(settings.secret_prefix))
+
+    @classmethod
+    def cached(cls) -> Services:
+        """The process's services, built on first use (not at import, so tests can set env first)."""
+        if "services" not in _SERVICES:
+            _SERVICES["services"] = cls.from_env()
+        return _SERVICES["services"]
+
+
+_SERVICES: dict[str, Services] = {}
+
+
+def enqueue(services: Services, job: str, connection_id: str, *, trigger: str, queued_key: str | None,
+            sqs: Any = None) -> None:
+    message = JobMessage(connection_id=connection_id, job=job, trigger=trigger, queued_key=queued_key)
+    (sqs or boto3.client("sqs")).send_message(
+        QueueUrl=services.settings.queue_url(job), MessageBody=message.model_dump_json(exclude_none=True)
+    )
+
+
+def fan_out(services: Services, job: str, sqs: Any = None) -> int:
+    """One message per active connection with the job enabled; returns how many."""
+    sqs = sqs or boto3.client("sqs")
+    batch: list[dict[str, str]] = []
+    sent = 0
+
+    def flush() -> None:
+        nonlocal sent
+        if not batch:
+            return
+        response = sqs.send_message_batch(QueueUrl=services.settings.queue_url(job), Entries=batch)
+        failed = response.get("Failed") or []
+        if failed:  # surface, so the schedule's retry policy tries the tick again
+            raise RuntimeError(f"fan-out of {job}: {len(failed)} messages not sent: {failed[0]}")
+        sent += len(batch)
+        batch.clear()
+
+    for connection in services.connections.iter_active():
+        if not connection.settings.job_enabled(job):
+            continue
+        body = JobMessage(connection_id=connection.connection_id, job=job).model_dump_json(exclude_none=True)
+        batch.append({"Id": str(len(batch)), "MessageBody": body})
+        if len(batch) == 10:
+            flush()
+    flush()
+    metrics.add_metric(name=f"{job}_fanout", unit=MetricUnit.Count, value=sent)
+    logger.info("fan-out done", extra={"job": job, "messages": sent})
+    return sent
+
+
+def _record_token_health(connection: Connection) -> None:
+    days = connection.days_to_token_expiry(datetime.now(UTC))
+    if days is not None:
+        metrics.add_metric(name="TokenDaysToExpiry", unit=MetricUnit.Count, value=round(days, 2))
+
+
+def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | None:
+    """Run one job for one connection; returns the finished run (None if the connection is gone).
+
+    Raises for failures that SQS should retry (and finally dead-letter).
+    """
+    job = message.job
+    connection = services.connections.get(message.connection_id)
+    if connection is None:
+        logger.warning("message for an unknown connection dropped", extra={"job": job})
+        return None
+    logger.append_keys(connection_id=connection.connection_id, job=job)
+    run = (services.runs.get(connection.connection_id, job, message.queued_key) if message.queued_key else None)
+    if run is None:
+        run = services.runs.create(connection.connection_id, job, message.trigger)
+
+    if connection.status is not ConnectionStatus.ACTIVE:
+        reason = {
+            ConnectionStatus.NEEDS_REAUTHORIZATION: "the Temu shop must be authorized again"
+            + (f" ({connection.status_reason})" if connection.status_reason else ""),
+            ConnectionStatus.AWAITING_AUTHORIZATION: "the Temu shop is not authorized yet",
+            ConnectionStatus.DISABLED: "the connection is disabled",
+        }[connection.status]
+        return services.runs.finish(run, Outcome.SKIPPED, reason=reason)
+    if message.trigger == "schedule" and not connection.settings.job_enabled(job):
+        return services.runs.finish(run, Outcome.SKIPPED, reason=f"{job} is turned off in the settings")
+    _record_token_health(connection)
+
+    if not services.runs.acquire_lease(connection.connection_id, job, run.run_id, services.settings.lease_seconds):
+        return services.runs.finish(run, Outcome.SKIPPED, reason="another run of this job is in progress")
+    try:
+        run = services.runs.mark_running(run)
+        context = JobContext(services.settings, connection, run, services.secrets, services.runs)
+        try:
+            job_fn(context)
+        except JobSkipped as skipped:
+            return services.runs.finish(run, Outcome.SKIPPED, context.counts, str(skipped))
+        except ExternalApiError as exc:
+            if exc.error_class is ErrorClass.REAUTHORIZE:
+                services.connections.mark_needs_reauthorization(connection.connection_id, str(exc))
+                metrics.add_metric(name="ConnectionNeedsReauthorization", unit=MetricUnit.Count, value=1)
+                logger.warning("connection needs re-authorization", extra={"error": str(exc)})
+                return services.runs.finish(run, Outcome.FAILED, context.counts,
+                                            f"authorization lost, re-authorize the shop: {exc}")
+            services.runs.finish(run, Outcome.FAILED, context.counts, str(exc))
+            raise
+        except Exception as exc:
+            services.runs.finish(run, Outcome.FAILED, context.counts, f"{type(exc).__name__}: {exc}")
+            raise
+        metrics.add_metric(name=f"{job}_succeeded", unit=MetricUnit.Count, value=1)
+        return services.runs.finish(run, Outcome.SUCCEEDED, context.counts)
+    finally:
+        services.runs.release_lease(connection.connection_id, job, run.run_id)
+
+
+def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:
+    """The Lambda entry for a job: a schedule tick fans out, an SQS batch runs connections."""
+    services = Services.cached
+
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            message = JobMessage.model_validate(json.loads(record.body))
+        except (ValueError, ValidationError) as exc:
+            raise ValueError(f"poison message {record.message_id}: {exc}") from exc  # → retries → DLQ
+        if message.job != job:
+            raise ValueError(f"message for job {message.job!r} on the {job} queue")
+        execute(services(), message, job_fn)
+
+    def handle(event: dict[str, Any], context: Any) -> Any:
+        if "Records" in event:
+            processor = BatchProcessor(event_type=EventType.SQS)
+            return process_partial_response(event=event, record_handler=record_handler,
+                                            processor=processor, context=context)
+        if event.get("fanout") == job:
+            return {"job": job, "messages": fan_out(services(), job)}
+        raise ValueError(f"unsupported event for {job}: expected SQS records or {{'fanout': '{job}'}}")
+
+    return handle

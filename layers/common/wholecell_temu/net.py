@@ -1,0 +1,88 @@
+"""Pacing and retry primitives shared by the Temu and WholeCell clients.
+
+Both APIs need the same three things around every call: a per-process rate limit, bounded
+retries with exponential backoff and full jitter, and injectable time so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class Clock:
+    """Wall/monotonic time and sleeping, injectable for tests."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class RateLimiter:
+    """Token bucket: at most `rate` acquisitions per second on average, bursts up to `burst`.
+
+    Thread-safe; one instance per process and API. Callers block in `acquire` until a token
+    is free. `penalize` empties the bucket for a while after the server said "slow down".
+    """
+
+    def __init__(self, rate: float, burst: float | None = None, clock: Clock | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate)
+        self.capacity = float(burst if burst is not None else max(1.0, rate))
+        self._clock = clock or Clock()
+        self._tokens = self.capacity
+        self._updated = self._clock.monotonic()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    def acquire(self) -> float:
+        """Take one token, sleeping as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock.monotonic()
+                self._refill(now)
+                if now >= self._blocked_until and self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                wait = max(self._blocked_until - now, (1.0 - self._tokens) / self.rate)
+            self._clock.sleep(wait)
+            waited += wait
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            now = self._clock.monotonic()
+            self._blocked_until = max(self._blocked_until, now + seconds)
+            self._tokens = 0.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter: delay_n = U(0, min(cap, base * 2**n))."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(self, attempt: int) -> float:
+        """Delay before retry number `attempt` (0 = after the first failure)."""
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        return self.rng.uniform(0, ceiling)
+
+
+Sleep = Callable[[float], None]

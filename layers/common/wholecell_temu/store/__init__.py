@@ -1,0 +1,1 @@
+"""Persistence: PynamoDB models and repositories, the only code that knows table layout."""

@@ -1,0 +1,190 @@
+"""PynamoDB models: the one place that knows the DynamoDB table layout.
+
+Table names come from the environment (template.yaml passes them), so models are bound to
+their tables by `bind_tables` at cold start rather than at import time. Keys here must
+match template.yaml; tests/unit/test_template.py checks that they do.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from wholecell_temu.config import Settings
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Meta:
+    table_name = "unbound"  # set by bind_tables
+    region = _region()
+
+
+class ConnectionModel(Model):
+    """A WholeCell account connected to one Temu shop."""
+
+    class Meta(_Meta):
+        pass
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    status = UnicodeAttribute()  # awaiting_authorization | active | needs_reauthorization | disabled
+    status_reason = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    # Temu shop
+    temu_region = UnicodeAttribute()
+    temu_mall_id = NumberAttribute(null=True)
+    temu_callback_host = UnicodeAttribute(null=True)  # gateway host Temu named at authorization
+    token_secret_arn = UnicodeAttribute(null=True)
+    token_expires_at = UTCDateTimeAttribute(null=True)
+    scopes = JSONAttribute(null=True)  # list of strings
+    missing_scopes = JSONAttribute(null=True)  # list of strings
+    authorized_at = UTCDateTimeAttribute(null=True)
+    # WholeCell account and the shipment webhook
+    wholecell_secret_arn = UnicodeAttribute()
+    webhook_secret_arn = UnicodeAttribute()
+    # Settings as validated JSON (wholecell_temu.domain.settings.ConnectionSettings)
+    settings = JSONAttribute()
+    settings_version = NumberAttribute(default=0)
+
+
+class ListingModel(Model):
+    """One Temu SKU of a connection's shop and what it is connected to in WholeCell."""
+
+    class Meta(_Meta):
+        pass
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    temu_sku_id = UnicodeAttribute(range_key=True)  # decimal digits: ids are int64, never floats
+    temu_goods_id = UnicodeAttribute()
+    seller_sku = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    spec = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # active | ended
+    temu_status = NumberAttribute(null=True)
+    temu_sub_status = NumberAttribute(null=True)
+    connection = JSONAttribute(null=True)  # {mode, skus: [{sku, factor}], product_variations: [{id, factor}]}
+    last_calculated = NumberAttribute(null=True)
+    last_pushed = NumberAttribute(null=True)
+    last_pushed_at = UTCDateTimeAttribute(null=True)
+    temu_quantity = NumberAttribute(null=True)
+    temu_quantity_seen_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    flags = JSONAttribute(null=True)  # list of strings
+    first_seen_at = UTCDateTimeAttribute()
+    last_seen_at = UTCDateTimeAttribute()
+
+
+class OrderModel(Model):
+    """A Temu parent order and the WholeCell sales order created for it."""
+
+    class Meta(_Meta):
+        pass
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    parent_order_sn = UnicodeAttribute(range_key=True)
+    wholecell_order_id = UnicodeAttribute(null=True)  # GSI by_wholecell_order
+    claim = UnicodeAttribute(null=True)  # who claimed creation, and when (exactly-once creation)
+    temu_status = NumberAttribute(null=True)
+    temu_update_time = NumberAttribute(null=True)
+    wholecell_status = UnicodeAttribute(null=True)
+    lines = JSONAttribute(null=True)
+    unknown_skus = JSONAttribute(null=True)  # list of strings
+    address_state = UnicodeAttribute(null=True)  # awaiting | filled
+    shipment_state = UnicodeAttribute(null=True)
+    region_id = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ShipmentModel(Model):
+    """One (WholeCell order, tracking number) and its Temu confirmation."""
+
+    class Meta(_Meta):
+        pass
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    shipment_key = UnicodeAttribute(range_key=True)  # "<wholecell_order_id>#<tracking number>"
+    parent_order_sn = UnicodeAttribute(null=True)
+    state = UnicodeAttribute()  # pending | confirmed | failed
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class InventoryUnitModel(Model):
+    """Mirror of one WholeCell unit, enough to compute quantities without a full read."""
+
+    class Meta(_Meta):
+        pass
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute(range_key=True)
+    sku = UnicodeAttribute(null=True)
+    product_variation_id = NumberAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    warehouse = UnicodeAttribute(null=True)
+    committed = BooleanAttribute(default=False)
+    updated_at = UTCDateTimeAttribute()
+
+
+class RunModel(Model):
+    """Run log of a job for a connection (pk "<connection_id>#<job>", sk start time), with TTL.
+
+    The item with sk LEASE_SK is the run lease: at most one run of a job per connection.
+    """
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    run_id = UnicodeAttribute(null=True)
+    connection_id = UnicodeAttribute(null=True)
+    job = UnicodeAttribute(null=True)
+    trigger = UnicodeAttribute(null=True)  # schedule | manual
+    outcome = UnicodeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    counts = JSONAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    checkpoint = JSONAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+LEASE_SK = "#lease"  # sorts before ISO timestamps, so newest-first queries see runs first
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "connections_table": ConnectionModel,
+    "listings_table": ListingModel,
+    "orders_table": OrderModel,
+    "shipments_table": ShipmentModel,
+    "inventory_table": InventoryUnitModel,
+    "runs_table": RunModel,
+}
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every model at its table (names from the environment). Idempotent."""
+    region = _region()
+    for field_name, model in ALL_MODELS.items():
+        table_name = getattr(settings, field_name)
+        if model.Meta.table_name != table_name or model.Meta.region != region:
+            model.Meta.table_name = table_name
+            model.Meta.region = region
+            model._connection = None  # PynamoDB caches the connection with the table name

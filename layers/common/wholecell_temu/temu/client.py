@@ -1,0 +1,358 @@
+"""Temu Open API client: one signed POST per call, classified errors, bounded retries.
+
+Every attempt takes a rate-limiter token, gets a fresh timestamp and signature, and parses
+the envelope (`success`/`errorCode`/`errorMsg`/`requestId`/`result`) into a typed result.
+Only RETRYABLE failures are retried (backoff with jitter from the RetryPolicy); 4000004 also
+penalizes the shared limiter so every worker in the process slows down. The app secret and
+access token never appear in logs or exception messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from wholecell_temu.errors import ErrorClass
+from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
+from wholecell_temu.temu.errors import (
+    CREATE_TOKEN_API,
+    RATE_LIMITED,
+    SUCCESS_CODE,
+    TemuApiError,
+    classify_code,
+    classify_http_status,
+    classify_unknown_outcome,
+)
+from wholecell_temu.temu.models import (
+    CARRIER_LIST,
+    AccessToken,
+    Carrier,
+    Goods,
+    GoodsPage,
+    Order,
+    OrderAmount,
+    OrderPage,
+    PackageEdit,
+    RetrievedSku,
+    ShipmentConfirmResult,
+    ShipmentInfoResult,
+    ShipmentPackage,
+    ShippingAddress,
+    Sku,
+    SkuPage,
+    SkuRetrievePage,
+    SkuStockResult,
+    StockEditResult,
+    TokenInfo,
+    WarehouseList,
+)
+from wholecell_temu.temu.signing import signed_body
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+MAX_PAGE_SIZE = 100
+
+
+class TemuClient:
+    """One seller's (or, with no token, the app's) view of the Temu router at `gateway_url`."""
+
+    def __init__(
+        self,
+        gateway_url: str,
+        app_key: str,
+        app_secret: str,
+        access_token: str | None,
+        *,
+        rate_limiter: RateLimiter,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30,
+        session: requests.Session | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.gateway_url = gateway_url
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self._access_token = access_token
+        self._limiter = rate_limiter
+        self._retry = retry_policy or RetryPolicy()
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._clock = clock or Clock()
+
+    def __repr__(self) -> str:
+        return f"TemuClient(gateway_url={self.gateway_url!r}, app_key={self.app_key!r})"
+
+    # --- transport -------------------------------------------------------------------------
+
+    def call(self, api_type: str, params: Mapping[str, Any] | None = None, *,
+             access_token: str | None = None) -> Any:
+        """Call `api_type` with flat business `params` (None values omitted); return raw `result`."""
+        token = access_token or self._access_token
+        if token is None:
+            raise TemuApiError("no access token for this call", error_class=ErrorClass.REAUTHORIZE,
+                               code=3000030, operation=api_type)
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(api_type, params or {}, token)
+            except TemuApiError as exc:
+                if not exc.retryable or attempt + 1 >= self._retry.max_attempts:
+                    raise
+                delay = self._retry.delay(attempt)
+                if exc.code == RATE_LIMITED:
+                    self._limiter.penalize(delay)
+                log.warning("temu call retried", extra={"operation": api_type, "attempt": attempt + 1,
+                                                        "code": exc.code, "request_id": exc.request_id})
+                self._clock.sleep(delay)
+                attempt += 1
+
+    def _attempt(self, api_type: str, params: Mapping[str, Any], token: str) -> Any:
+        self._limiter.acquire()
+        body = signed_body({"type": api_type, "app_key": self.app_key, "access_token": token,
+                            "timestamp": int(self._clock.time()), "data_type": "JSON", **params},
+                           self._app_secret)
+        try:
+            response = self._session.post(self.gateway_url, data=body, timeout=self._timeout,
+                                          headers={"Content-Type": "application/json"})
+        except requests.ConnectTimeout as exc:  # never sent: always safe to repeat
+            raise self._error(f"connect timeout: {type(exc).__name__}", ErrorClass.RETRYABLE,
+                              api_type) from None
+        except requests.RequestException as exc:
+            raise self._error(f"transport error: {type(exc).__name__}", classify_unknown_outcome(api_type),
+                              api_type) from None
+        if not 200 <= response.status_code < 300:
+            raise self._error("unexpected HTTP status", classify_http_status(response.status_code), api_type,
+                              status=response.status_code)
+        try:
+            envelope = response.json()
+        except ValueError:
+            raise self._error("response body is not JSON", ErrorClass.RETRYABLE, api_type,
+                              status=response.status_code) from None
+        if not isinstance(envelope, dict) or "success" not in envelope:
+            raise self._error("response is not a Temu envelope", ErrorClass.RETRYABLE, api_type,
+                              status=response.status_code)
+        request_id = envelope.get("requestId")
+        code = envelope.get("errorCode")
+        if envelope["success"] is not True or (code is not None and code != SUCCESS_CODE):
+            numeric = int(code) if isinstance(code, int | str) and str(code).isdigit() else -1
+            raise self._error(str(envelope.get("errorMsg") or "Temu call failed"),
+                              classify_code(numeric, api_type), api_type, code=numeric, request_id=request_id)
+        return envelope.get("result")
+
+    def _error(self, message: str, error_class: ErrorClass, operation: str, *, code: int | None = None,
+               status: int | None = None, request_id: str | None = None) -> TemuApiError:
+        for secret in (self._app_secret, self._access_token):
+            if secret:
+                message = message.replace(secret, "***")
+        return TemuApiError(message, error_class=error_class, code=code, status=status,
+                            request_id=request_id, operation=operation)
+
+    def _typed(self, model: type[M], api_type: str, params: Mapping[str, Any] | None = None, *,
+               access_token: str | None = None) -> M:
+        result = self.call(api_type, params, access_token=access_token)
+        try:
+            return model.model_validate(result if result is not None else {})
+        except ValidationError as exc:
+            raise self._error(f"unexpected result shape: {exc.error_count()} problems",
+                              ErrorClass.FIX_REQUEST, api_type) from None
+
+    # --- authorization ---------------------------------------------------------------------
+
+    def create_access_token(self, code: str) -> AccessToken:
+        """Exchange a one-time authorization code (sent as both `access_token` and `code`)."""
+        return self._typed(AccessToken, CREATE_TOKEN_API, {"code": code}, access_token=code)
+
+    def token_info(self) -> TokenInfo:
+        return self._typed(TokenInfo, "bg.open.accesstoken.info.get")
+
+    # --- listings ----------------------------------------------------------------------------
+
+    def goods_page(self, page_no: int = 1, page_size: int = MAX_PAGE_SIZE, *, goods_search_type: int = 1,
+                   goods_status_filter_type: int = 1, goods_sub_status_filter_type: int | None = None,
+                   goods_id_list: Sequence[int] | None = None, search_text: str | None = None,
+                   status_change_from_ms: int | None = None,
+                   status_change_to_ms: int | None = None) -> GoodsPage:
+        """`bg.local.goods.list.query` (paged by `pageNo`, not `pageNumber`)."""
+        return self._typed(GoodsPage, "bg.local.goods.list.query", {
+            "pageNo": page_no, "pageSize": page_size, "goodsSearchType": goods_search_type,
+            "goodsStatusFilterType": goods_status_filter_type,
+            "goodsSubStatusFilterType": goods_sub_status_filter_type,
+            "goodsIdList": _list(goods_id_list), "searchText": search_text,
+            "goodsStatusChangeTimeFrom": status_change_from_ms,
+            "goodsStatusChangeTimeTo": status_change_to_ms,
+        })
+
+    def sku_page(self, page_no: int = 1, page_size: int = MAX_PAGE_SIZE, *, sku_search_type: int = 2,
+                 sku_status_filter_type: int = 2, sku_sub_status_filter_type: int | None = None,
+                 sku_id_list: Sequence[int] | None = None, search_text: str | None = None,
+                 status_change_from_ms: int | None = None, status_change_to_ms: int | None = None) -> SkuPage:
+        """`bg.local.goods.sku.list.query`: SKUs with per-SKU stock (2/2 = active, 3/3 = inactive)."""
+        return self._typed(SkuPage, "bg.local.goods.sku.list.query", {
+            "pageNo": page_no, "pageSize": page_size, "skuSearchType": sku_search_type,
+            "skuStatusFilterType": sku_status_filter_type,
+            "skuSubStatusFilterType": sku_sub_status_filter_type,
+            "skuIdList": _list(sku_id_list), "searchText": search_text,
+            "skuStatusChangeTimeFrom": status_change_from_ms, "skuStatusChangeTimeTo": status_change_to_ms,
+        })
+
+    def sku_retrieve_page(self, page_token: str | None = None, page_size: int = MAX_PAGE_SIZE, *,
+                          sku_search_type: str = "ACTIVE", goods_id_list: Sequence[int] | None = None,
+                          sku_id_list: Sequence[int] | None = None,
+                          out_sku_sn_list: Sequence[str] | None = None) -> SkuRetrievePage:
+        """`temu.local.sku.list.retrieve` (cursor paging; ids travel as strings here)."""
+        return self._typed(SkuRetrievePage, "temu.local.sku.list.retrieve", {
+            "pageSize": page_size, "pageToken": page_token or None, "skuSearchType": sku_search_type,
+            "goodsIdList": _list(goods_id_list),
+            "skuIdList": [str(i) for i in sku_id_list] if sku_id_list else None,
+            "outSkuSnList": _list(out_sku_sn_list),
+        })
+
+    def sku_stock(self, goods_id: int, sku_ids: Sequence[int] | None = None,
+                  out_sku_sns: Sequence[str] | None = None) -> SkuStockResult:
+        """`temu.local.goods.sku.stock.query`: exact stock, used to verify writes."""
+        return self._typed(SkuStockResult, "temu.local.goods.sku.stock.query", {
+            "goodsId": goods_id, "skuIdList": _list(sku_ids), "outSkuSnList": _list(out_sku_sns)})
+
+    def edit_stock(self, goods_id: int, targets: Sequence[tuple[int, int]]) -> StockEditResult:
+        """Set absolute stock for SKUs of one goods: `targets` = [(sku_id, stock_target)].
+
+        Absolute targets are idempotent, so retries are safe. Per-SKU failures are on
+        `result.failed`; the caller must check them even though the call succeeded.
+        """
+        return self._typed(StockEditResult, "bg.local.goods.stock.edit", {
+            "goodsId": goods_id,
+            "skuStockTargetList": [{"skuId": sku_id, "stockTarget": stock} for sku_id, stock in targets]})
+
+    # --- orders ------------------------------------------------------------------------------
+
+    def order_page(self, page_number: int = 1, page_size: int = MAX_PAGE_SIZE, *,
+                   parent_order_status: int | None = None, update_at_start: int | None = None,
+                   update_at_end: int | None = None, create_after: int | None = None,
+                   create_before: int | None = None, parent_order_sn_list: Sequence[str] | None = None,
+                   region_id: int | None = None, sortby: str | None = None) -> OrderPage:
+        """`bg.order.list.v2.get`; an update window sorts by `updateTime` unless told otherwise."""
+        if sortby is None and update_at_start is not None:
+            sortby = "updateTime"
+        return self._typed(OrderPage, "bg.order.list.v2.get", {
+            "pageNumber": page_number, "pageSize": page_size, "parentOrderStatus": parent_order_status,
+            "updateAtStart": update_at_start, "updateAtEnd": update_at_end,
+            "createAfter": create_after, "createBefore": create_before,
+            "parentOrderSnList": _list(parent_order_sn_list), "regionId": region_id, "sortby": sortby,
+        })
+
+    def order_detail(self, parent_order_sn: str) -> Order:
+        return self._typed(Order, "bg.order.detail.v2.get", {"parentOrderSn": parent_order_sn})
+
+    def shipping_info(self, parent_order_sn: str) -> ShippingAddress:
+        """The (possibly masked) ship-to address; available from UN_SHIPPING (2) on."""
+        return self._typed(ShippingAddress, "bg.order.shippinginfo.v2.get",
+                           {"parentOrderSn": parent_order_sn})
+
+    def decrypted_shipping_info(self, parent_order_sn: str) -> ShippingAddress:
+        return self._typed(ShippingAddress, "bg.order.decryptshippinginfo.get",
+                           {"parentOrderSn": parent_order_sn})
+
+    def order_amount(self, parent_order_sn: str) -> OrderAmount:
+        return self._typed(OrderAmount, "bg.order.amount.query", {"parentOrderSn": parent_order_sn})
+
+    # --- logistics -------------------------------------------------------------------------
+
+    def carriers(self, region_id: int) -> list[Carrier]:
+        result = self.call("bg.logistics.companies.get", {"regionId": region_id})
+        try:
+            return CARRIER_LIST.validate_python(result or [])
+        except ValidationError as exc:
+            raise self._error(f"unexpected result shape: {exc.error_count()} problems",
+                              ErrorClass.FIX_REQUEST, "bg.logistics.companies.get") from None
+
+    def warehouses(self, buy_shipping_label_only: bool | None = None) -> WarehouseList:
+        return self._typed(WarehouseList, "bg.logistics.warehouse.list.get",
+                           {"returnEnableBuyShippingLabelOnly": buy_shipping_label_only})
+
+    def confirm_shipment(self, send_type: int, packages: Sequence[ShipmentPackage]) -> ShipmentConfirmResult:
+        """`bg.logistics.shipment.v2.confirm`. A timeout raises VERIFY_BEFORE_RETRY: re-read first."""
+        return self._typed(ShipmentConfirmResult, "bg.logistics.shipment.v2.confirm",
+                           {"sendType": send_type, "sendRequestList": [p.to_wire() for p in packages]})
+
+    def shipment_info(self, parent_order_sn: str, order_sn: str) -> ShipmentInfoResult:
+        return self._typed(ShipmentInfoResult, "bg.logistics.shipment.v2.get",
+                           {"parentOrderSn": parent_order_sn, "orderSn": order_sn})
+
+    def update_shipping_type(self, edits: Sequence[PackageEdit]) -> bool:
+        result = self.call("bg.logistics.shipment.shippingtype.update",
+                           {"editPackageRequestList": [e.to_wire() for e in edits]})
+        return result is True
+
+    # --- paging ------------------------------------------------------------------------------
+
+    def iter_goods(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Goods]:
+        """Every goods matching `filters` (keywords of `goods_page`), page by page."""
+        page_no = 1
+        while True:
+            page = self.goods_page(page_no, page_size, **filters)
+            yield from page.goods_list
+            if not page.goods_list or page_no * page_size >= page.total:
+                return
+            page_no += 1
+
+    def iter_skus(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Sku]:
+        """Every SKU matching `filters` (keywords of `sku_page`), page by page."""
+        page_no = 1
+        while True:
+            page = self.sku_page(page_no, page_size, **filters)
+            yield from page.sku_list
+            if not page.sku_list or page_no * page_size >= page.total:
+                return
+            page_no += 1
+
+    def iter_sku_retrieve(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[RetrievedSku]:
+        """Every SKU of `temu.local.sku.list.retrieve`, following `nextToken` until it is empty."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.sku_retrieve_page(token, page_size, **filters)
+            yield from page.sku_list
+            token = page.pagination.next_token
+            if not token or not page.sku_list or token in seen:
+                return
+            seen.add(token)
+
+    def iter_orders(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Order]:
+        """Every parent order matching `filters` (keywords of `order_page`), page by page."""
+        page_number = 1
+        while True:
+            page = self.order_page(page_number, page_size, **filters)
+            yield from page.page_items
+            if not page.page_items or page_number * page_size >= page.total_item_num:
+                return
+            page_number += 1
+
+
+def _list(values: Sequence[Any] | None) -> list[Any] | None:
+    """Optional list params: absent (None) when empty, so they are omitted, not sent as []."""
+    return list(values) if values else None
+
+
+_process_limiter: RateLimiter | None = None
+_process_limiter_lock = threading.Lock()
+
+
+def process_rate_limiter(rate: float) -> RateLimiter:
+    """The one Temu limiter of this process (the first caller's rate wins; settings are per process).
+
+    Temu's 20 req/s is per app across all shops, so every client in a process must share it.
+    """
+    global _process_limiter  # noqa: PLW0603 - deliberately process-wide
+    with _process_limiter_lock:
+        if _process_limiter is None:
+            _process_limiter = RateLimiter(rate)
+        return _process_limiter
+
+
+__all__ = ["MAX_PAGE_SIZE", "TemuClient", "process_rate_limiter"]

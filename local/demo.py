@@ -1,0 +1,140 @@
+"""`make demo`: one complete scenario on the embedded local stack, then a JSON summary.
+
+Seeds the two sandboxes (a WholeCell account with serialized units, a Temu shop whose
+seller SKU codes partly match), then drives the integration only through its public
+surfaces: the admin API, the Temu authorization redirect, the job queues. Each stage
+prints what happened; the last line is one JSON object with the counts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+WHOLECELL_APP = ("demo-wholecell-app", "demo-wholecell-secret")
+WHOLECELL_SKUS = ["IP13-128-BLK-B", "IP13-128-BLU-A", "IP14P-256-GLD-A", "SGS22-128-GRY-B", "PX7-128-WHT-A"]
+TEMU_GOODS = [
+    {"goodsName": "Apple iPhone 13 128GB Unlocked (Renewed)", "skus": [
+        {"skuSn": "IP13-128-BLK-B", "specName": "Black, 128GB", "stock": 0, "status": "active"},
+        {"skuSn": "IP13-128-BLU-A", "specName": "Blue, 128GB", "stock": 3, "status": "active"},
+    ]},
+    {"goodsName": "Apple iPhone 14 Pro 256GB Unlocked (Renewed)", "skus": [
+        {"skuSn": "IP14P-256-GLD-A", "specName": "Gold, 256GB", "stock": 1, "status": "active"},
+        {"skuSn": "", "specName": "Purple, 256GB", "stock": 0, "status": "active"},
+    ]},
+    {"goodsName": "Samsung Galaxy S22 128GB (Renewed)", "skus": [
+        {"skuSn": "sgs22-128-gry-b", "specName": "Gray, 128GB", "stock": 2, "status": "active"},
+    ]},
+    {"goodsName": "Google Pixel 7 128GB (Renewed)", "skus": [
+        {"skuSn": "PX7-128-WHT-A", "specName": "White, 128GB", "stock": 5, "status": "sold_out"},
+    ]},
+]
+
+
+class Demo:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.summary: dict[str, int] = {
+            "listings_imported": 0, "listings_connected": 0, "quantities_pushed": 0, "orders_imported": 0,
+            "addresses_filled": 0, "shipments_confirmed": 0, "errors": 0,
+        }
+        self.connection_id = ""
+        self.mall_id = 0
+
+    def say(self, text: str) -> None:
+        print(f"  {text}", flush=True)
+
+    def stage(self, title: str, step: Callable[[], None]) -> None:
+        print(f"\n== {title}", flush=True)
+        started = time.monotonic()
+        try:
+            step()
+        except Exception as exc:
+            self.summary["errors"] += 1
+            print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+        else:
+            print(f"  ok ({time.monotonic() - started:.1f} s)", flush=True)
+
+    def api(self, method: str, path: str, expect: int, body: Any = None) -> Any:
+        response = self.stack.http(method, path, json=body)
+        if response.status_code != expect:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
+        return response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+
+    # ------------------------------------------------------------------ stages
+    def seed(self) -> None:
+        assert self.stack.wholecell is not None and self.stack.temu is not None
+        wholecell = self.stack.wholecell.state
+        wholecell.create_account(*WHOLECELL_APP, skus=WHOLECELL_SKUS)
+        wholecell.generate_units(WHOLECELL_APP[0], 40, skus=WHOLECELL_SKUS, seed=7)
+        shop = self.stack.temu.state.create_shop(region="US", goods=TEMU_GOODS)
+        self.mall_id = int(shop["mallId"])
+        self.say(f"WholeCell: 40 units over {len(WHOLECELL_SKUS)} SKUs; "
+                 f"Temu: shop {self.mall_id} with {shop['skuCount']} SKUs in {shop['goodsCount']} goods")
+
+    def connect(self) -> None:
+        created = self.api("POST", "/admin/connections", 201, {
+            "name": "Demo Wireless", "temu_region": "US",
+            "wholecell": {"app_id": WHOLECELL_APP[0], "app_secret": WHOLECELL_APP[1]},
+        })
+        self.connection_id = created["connection_id"]
+        self.say(f"connection {self.connection_id} created; webhook {created['webhook_url']}")
+
+    def authorize(self) -> None:
+        # The seller's browser: our authorize route -> Temu Seller Center -> our callback.
+        url = f"{self.stack.api_url}/temu/authorize?connection_id={self.connection_id}"
+        for hop in range(3):
+            response = requests.get(url, allow_redirects=False, timeout=30)
+            if response.status_code != 302:
+                break
+            url = response.headers["Location"]
+            self.say(f"redirect {hop + 1}: {urlparse(url).path}")
+        if response.status_code != 200:
+            raise RuntimeError(f"authorization ended with {response.status_code}: {response.text[:200]}")
+        connection = self.api("GET", f"/admin/connections/{self.connection_id}", 200)
+        if connection["status"] != "active" or connection["temu"]["mall_id"] != self.mall_id:
+            raise RuntimeError(f"connection not active after authorization: {connection['status']}")
+        self.say(f"authorized: shop {connection['temu']['mall_id']}, token expires "
+                 f"{connection['temu']['token_expires_at']}, missing scopes: {connection['temu']['missing_scopes']}")
+
+    def configure(self) -> None:
+        settings = self.api("PUT", f"/admin/connections/{self.connection_id}/settings", 200, {
+            "order_import_enabled": True,
+            "inventory_sync_enabled": True,
+            "confirm_initial_push": True,
+            "order_status_map": {"1": "Pending", "2": "Awaiting Fulfillment", "3": "Canceled", "4": "Shipped"},
+            "inventory_statuses": ["Available"],
+        })
+        self.say(f"settings stored: order import {settings['order_import_enabled']}, "
+                 f"inventory sync {settings['inventory_sync_enabled']}")
+
+    def run(self) -> None:
+        self.stage("Seed the sandboxes", self.seed)
+        self.stage("Connect a WholeCell account to a Temu shop", self.connect)
+        if self.connection_id:
+            self.stage("Authorize the shop in Temu Seller Center", self.authorize)
+            self.stage("Configure the connection", self.configure)
+
+
+def main() -> int:
+    print("Starting the local stack (moto, Temu and WholeCell sandboxes, HTTP API) ...", flush=True)
+    with LocalStack(ROOT, api_port=0) as stack:
+        print(f"  HTTP API {stack.api_url}", flush=True)
+        demo = Demo(stack)
+        demo.run()
+    print(json.dumps(demo.summary, sort_keys=False), flush=True)
+    return 1 if demo.summary["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

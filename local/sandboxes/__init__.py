@@ -1,0 +1,1 @@
+"""HTTP sandboxes that behave like the Temu Open API and the WholeCell API."""

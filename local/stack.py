@@ -1,0 +1,504 @@
+"""The whole serverless stack on one machine, without Docker and without an AWS account.
+
+`sam local` needs a container runtime, which these machines lack, so this module plays the
+parts of AWS itself, driven by template.yaml (the one source of truth for functions,
+environment, events and resources):
+
+- moto's server stands in for DynamoDB, SQS and Secrets Manager; every table, queue (with
+  its redrive policy) and secret of the template is created there, named by logical id;
+- the Temu and WholeCell sandboxes stand in for the two external APIs;
+- every function runs in its own warm worker process (local.workers) with the template's
+  environment resolved against those local resources;
+- an HTTP server plays API Gateway's HTTP API (local.http_api), a poller per SQS event
+  plays Lambda's event source mapping (batches, partial batch failures, DLQ after
+  maxReceiveCount), and a timer per ScheduleV2 event plays EventBridge Scheduler.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import json
+import logging
+import os
+import secrets
+import string
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import requests
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from local.http_api import Route, wsgi_app
+from local.sandboxes.common import RunningServer
+from local.template import ACCOUNT_ID, REGION, Function, SqsMapping, Template, load_template, queue_arn
+from local.workers import InvocationError, Worker, WorkerSpec
+
+TEMU_ROUTER_PATH = "/openapi/router"
+TEMU_AUTHORIZE_PATH = "/open-platform/client-manage/authorization"
+WHOLECELL_API_PATH = "/api/v1"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DEFAULT_PORTS = {"api": 3000, "moto": 4566, "temu": 7001, "wholecell": 7002}
+DOCKER_HOST = "host.docker.internal"
+
+
+def moto_queue_url(endpoint: str, name: str) -> str:
+    """The URL moto gives a queue: endpoint / account / name."""
+    return f"{endpoint.rstrip('/')}/{ACCOUNT_ID}/{name}"
+
+
+def external_environment(temu_url: str, wholecell_url: str) -> dict[str, str]:
+    """The variables that point a function at the two external APIs (sandbox base URLs)."""
+    return {
+        "TEMU_GATEWAY_URL": temu_url + TEMU_ROUTER_PATH,
+        "TEMU_AUTHORIZE_URL": temu_url + TEMU_AUTHORIZE_PATH,
+        "WHOLECELL_API_URL": wholecell_url + WHOLECELL_API_PATH,
+    }
+
+
+def local_environment(template: Template, function: Function, *, aws_endpoint: str,
+                      queue_urls: Mapping[str, str], secret_ids: Mapping[str, str],
+                      external: Mapping[str, str]) -> dict[str, str]:
+    """A function's environment: the template's, resolved locally, plus the local endpoints."""
+    env = template.resolver(queue_urls, secret_ids).environment(function.environment)
+    env.update({
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        **DUMMY_CREDENTIALS,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        **external,
+        "TEMU_APP_KEY": os.environ.get("TEMU_APP_KEY", "sandbox-app-key"),
+        "TEMU_APP_SECRET": os.environ.get("TEMU_APP_SECRET", "sandbox-app-secret"),
+        "TEMU_APP_SECRET_ARN": "",  # locally the app credentials come from TEMU_APP_KEY/SECRET
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    })
+    return env
+
+
+def env_json(template: Template) -> dict[str, dict[str, str]]:
+    """`sam local invoke --env-vars` content: every function pointed at the runner's default ports.
+
+    Secrets are referenced by name (Secrets Manager accepts a name wherever it takes an ARN),
+    because moto's ARNs end in a random suffix.
+    """
+    endpoint = f"http://{DOCKER_HOST}:{DEFAULT_PORTS['moto']}"
+    queue_urls = {q: moto_queue_url(endpoint, template.queues[q].name) for q in template.queues}
+    secret_ids = {s: template.secrets[s].name for s in template.secrets}
+    external = external_environment(f"http://{DOCKER_HOST}:{DEFAULT_PORTS['temu']}",
+                                    f"http://{DOCKER_HOST}:{DEFAULT_PORTS['wholecell']}")
+    result = {}
+    for logical_id, function in template.functions.items():
+        env = local_environment(template, function, aws_endpoint=endpoint, queue_urls=queue_urls,
+                                secret_ids=secret_ids, external=external)
+        env.pop("AWS_REGION")  # reserved: SAM sets it from --region
+        env["TEMU_APP_KEY"], env["TEMU_APP_SECRET"] = "sandbox-app-key", "sandbox-app-secret"
+        result[logical_id] = dict(sorted(env.items()))
+    return result
+
+
+def render_env_json(template: Template) -> str:
+    return json.dumps(env_json(template), indent=2) + "\n"
+
+
+class LocalStack:
+    """Starts and stops the local stack; helpers drive it from tests and the demo."""
+
+    retry_visibility_timeout = 2  # seconds a failed SQS message stays invisible before a retry
+    poll_wait_seconds = 1  # SQS long poll per receive
+
+    def __init__(self, project_root: Path, template_path: Path | None = None, *,
+                 api_port: int | None = None, schedule_seconds: float = 0,
+                 env_overrides: dict[str, str] | None = None, parameters: dict[str, str] | None = None,
+                 moto_port: int = 0, temu_port: int = 0, wholecell_port: int = 0,
+                 log_prefix: bool = False) -> None:
+        self.project_root = project_root.resolve()
+        self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
+        self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
+            else api_port
+        self.schedule_seconds = schedule_seconds
+        self.env_overrides = dict(env_overrides or {})
+        self.log_prefix = log_prefix
+        self._ports = {"moto": moto_port, "temu": temu_port, "wholecell": wholecell_port}
+
+        self.endpoint_url = ""
+        self.api_url = ""
+        self.temu: RunningServer | None = None
+        self.wholecell: RunningServer | None = None
+        self.temu_gateway_url = ""
+        self.temu_authorize_url = ""
+        self.wholecell_api_url = ""
+        self.queue_urls: dict[str, str] = {}
+        self.secret_arns: dict[str, str] = {}
+        self.environments: dict[str, dict[str, str]] = {}
+
+        self._moto: Any = None
+        self._api_server: BaseWSGIServer | None = None
+        self._workers: dict[str, Worker] = {}
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._delivering = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight = 0  # deliveries and scheduled invocations under way
+        self._started = 0  # deliveries and scheduled invocations ever started
+        self._polling = 0  # pollers inside a receive or a delivery
+        self._saved_environ: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        try:
+            self._start_aws()
+            self._create_resources()
+            self._start_sandboxes()
+            external = {"TEMU_GATEWAY_URL": self.temu_gateway_url, "TEMU_AUTHORIZE_URL": self.temu_authorize_url,
+                        "WHOLECELL_API_URL": self.wholecell_api_url}
+            for logical_id, function in self.template.functions.items():
+                env = local_environment(self.template, function, aws_endpoint=self.endpoint_url,
+                                        queue_urls=self.queue_urls, secret_ids=self.secret_arns,
+                                        external=external)
+                self.environments[logical_id] = env | self.env_overrides
+            self._start_api()
+            self._delivering.set()
+            for function in self.template.functions.values():
+                for mapping in function.sqs_mappings:
+                    self._spawn(f"sqs-{function.logical_id}-{mapping.event}", self._poll, function, mapping)
+                if self.schedule_seconds > 0 and function.schedules:
+                    self._spawn(f"schedule-{function.logical_id}", self._tick, function)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._delivering.set()
+        if self._api_server is not None:
+            self._api_server.shutdown()
+            self._api_server.server_close()
+            self._api_server = None
+        for thread in self._threads:
+            thread.join(timeout=self.poll_wait_seconds + 10)
+        self._threads.clear()
+        for worker in self._workers.values():
+            worker.stop()
+        self._workers.clear()
+        for server in (self.temu, self.wholecell):
+            if server is not None:
+                server.stop()
+        self.temu = self.wholecell = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for key, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _set_environ(self, key: str, value: str) -> None:
+        self._saved_environ.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+    def _start_aws(self) -> None:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only when no endpoint is given
+
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._ports["moto"], verbose=False)
+            self._moto.start()
+            host, port = self._moto.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            for key, value in DUMMY_CREDENTIALS.items():
+                self._set_environ(key, value)
+        self.endpoint_url = endpoint
+        self._set_environ("AWS_ENDPOINT_URL", endpoint)
+        for key, value in DUMMY_CREDENTIALS.items():
+            if not os.environ.get(key):
+                self._set_environ(key, value)
+        self._set_environ("AWS_DEFAULT_REGION", REGION)
+        self._set_environ("AWS_REGION", REGION)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local AWS endpoint."""
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,  # type: ignore[call-overload]
+                            aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
+
+    def _create_resources(self) -> None:
+        dynamodb, sqs, sm = self.client("dynamodb"), self.client("sqs"), self.client("secretsmanager")
+        for table in self.template.tables.values():
+            args: dict[str, Any] = {"TableName": table.name, "KeySchema": table.key_schema,
+                                    "AttributeDefinitions": table.attribute_definitions,
+                                    "BillingMode": "PAY_PER_REQUEST"}
+            if table.global_secondary_indexes:
+                args["GlobalSecondaryIndexes"] = [
+                    {k: v for k, v in gsi.items() if k != "ProvisionedThroughput"}
+                    for gsi in table.global_secondary_indexes]
+            try:
+                dynamodb.create_table(**args)
+            except dynamodb.exceptions.ResourceInUseException:
+                continue  # an external endpoint that already has it
+            if table.ttl_attribute:
+                dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={
+                    "AttributeName": table.ttl_attribute, "Enabled": True})
+        for queue in self.template.queues.values():
+            attributes = {"VisibilityTimeout": str(queue.visibility_timeout)} if queue.visibility_timeout else {}
+            self.queue_urls[queue.logical_id] = sqs.create_queue(QueueName=queue.name,
+                                                                 Attributes=attributes)["QueueUrl"]
+        for queue in self.template.queues.values():
+            if queue.dead_letter_queue:
+                policy = {"deadLetterTargetArn": queue_arn(self.template.queues[queue.dead_letter_queue].name),
+                          "maxReceiveCount": queue.max_receive_count}
+                sqs.set_queue_attributes(QueueUrl=self.queue_urls[queue.logical_id],
+                                         Attributes={"RedrivePolicy": json.dumps(policy)})
+        for secret in self.template.secrets.values():
+            value = secret.secret_string
+            if value is None:
+                document = json.loads(secret.generate_template or "{}")
+                alphabet = string.ascii_letters + string.digits
+                generated = "".join(secrets.choice(alphabet) for _ in range(32))
+                if secret.generate_key:
+                    document[secret.generate_key] = generated
+                value = json.dumps(document) if secret.generate_key else generated
+            try:
+                arn = sm.create_secret(Name=secret.name, SecretString=value)["ARN"]
+            except sm.exceptions.ResourceExistsException:
+                arn = sm.describe_secret(SecretId=secret.name)["ARN"]
+            self.secret_arns[secret.logical_id] = arn
+
+    def _start_sandboxes(self) -> None:
+        temu_url = os.environ.get("TEMU_GATEWAY_URL")
+        if temu_url:
+            base = temu_url.removesuffix(TEMU_ROUTER_PATH)
+            self.temu_gateway_url = temu_url
+            self.temu_authorize_url = os.environ.get("TEMU_AUTHORIZE_URL", base + TEMU_AUTHORIZE_PATH)
+        else:
+            self.temu = self._sandbox("temu")
+            self.temu_gateway_url = self.temu.url + TEMU_ROUTER_PATH
+            self.temu_authorize_url = self.temu.url + TEMU_AUTHORIZE_PATH
+        wholecell_url = os.environ.get("WHOLECELL_API_URL")
+        if wholecell_url:
+            self.wholecell_api_url = wholecell_url.rstrip("/")
+        else:
+            self.wholecell = self._sandbox("wholecell")
+            self.wholecell_api_url = self.wholecell.url + WHOLECELL_API_PATH
+
+    def _sandbox(self, name: str) -> RunningServer:
+        module = importlib.import_module(f"local.sandboxes.{name}")  # written separately; loaded on use
+        options: dict[str, Any] = {}
+        if name == "temu" and "TEMU_APP_KEY" in os.environ:  # the functions sign with these
+            options["app_keys"] = {os.environ["TEMU_APP_KEY"]: os.environ.get("TEMU_APP_SECRET", "")}
+        server: RunningServer = module.serve(host="127.0.0.1", port=self._ports[name], **options)
+        return server
+
+    def _start_api(self) -> None:
+        routes = [Route(f.logical_id, r) for f in self.template.functions.values() for r in f.http_routes]
+        app = wsgi_app(routes, self.invoke, lambda: self.api_url.removeprefix("http://"))
+        self._api_server = make_server("127.0.0.1", self.api_port, app, threaded=True)
+        self.api_url = f"http://127.0.0.1:{self._api_server.server_port}"
+        self._spawn("http-api", self._api_server.serve_forever)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ invocation
+
+    def worker(self, function_logical_id: str) -> Worker:
+        """The (lazily started, then warm) worker of a function."""
+        with self._lock:
+            if function_logical_id not in self._workers:
+                function = self.template.functions[function_logical_id]
+                code_dir = (self.template.root / function.code_uri).resolve()
+                self._workers[function_logical_id] = Worker(WorkerSpec(
+                    function_logical_id, function.handler, code_dir,
+                    (self.project_root / "layers" / "common",), self.environments[function_logical_id],
+                    float(function.timeout), function.memory_size, self.log_prefix))
+            return self._workers[function_logical_id]
+
+    def invoke(self, function_logical_id: str, event: Any) -> Any:
+        """Invoke a function synchronously; raises local.workers.InvocationError if it fails."""
+        return self.worker(function_logical_id).invoke(event)
+
+    def fire_schedule(self, function_logical_id: str) -> list[Any]:
+        """Invoke a function once per ScheduleV2 event it has, with that schedule's Input."""
+        function = self.template.functions[function_logical_id]
+        if not function.schedules:
+            raise ValueError(f"{function_logical_id} has no schedule")
+        with self._delivery():
+            return [self.invoke(function_logical_id, schedule.input) for schedule in function.schedules]
+
+    @contextlib.contextmanager
+    def _delivery(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+            self._started += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _tick(self, function: Function) -> None:
+        while not self._stopping.wait(self.schedule_seconds):
+            try:
+                self.fire_schedule(function.logical_id)
+            except InvocationError as exc:
+                print(f"[local] scheduled {exc}", file=sys.stderr)
+
+    def _poll(self, function: Function, mapping: SqsMapping) -> None:
+        sqs = self.client("sqs")
+        url = self.queue_urls[mapping.queue]
+        while not self._stopping.is_set():
+            if not self._delivering.wait(0.2):
+                continue
+            with self._lock:
+                self._polling += 1
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=min(mapping.batch_size, 10),
+                    WaitTimeSeconds=self.poll_wait_seconds, VisibilityTimeout=self.retry_visibility_timeout,
+                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                if messages and not self._stopping.is_set():
+                    with self._delivery():
+                        self._deliver(sqs, url, function, mapping, messages)
+            finally:
+                with self._lock:
+                    self._polling -= 1
+
+    def _deliver(self, sqs: Any, url: str, function: Function, mapping: SqsMapping,
+                 messages: list[dict[str, Any]]) -> None:
+        """One batch, as Lambda's event source mapping: delete what succeeded, leave the rest to retry."""
+        arn = queue_arn(self.template.queues[mapping.queue].name)
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
+        try:
+            result = self.invoke(function.logical_id, event)
+        except InvocationError as exc:
+            print(f"[local] {mapping.queue} batch of {len(messages)} failed: {exc}", file=sys.stderr)
+            return
+        failed: set[str] = set()
+        if mapping.report_batch_item_failures and isinstance(result, dict):
+            failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
+            if not failed <= {m["MessageId"] for m in messages}:
+                print(f"[local] {function.logical_id}: invalid batchItemFailures {sorted(failed)}; "
+                      "the whole batch is retried", file=sys.stderr)
+                return
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+
+    # ------------------------------------------------------------------ helpers
+
+    def pause(self, timeout: float = 30) -> None:
+        """Stop delivering SQS messages; returns once no poller is receiving or delivering."""
+        self._delivering.clear()
+        deadline = time.monotonic() + timeout
+        while self._polling and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def resume(self) -> None:
+        self._delivering.set()
+
+    def drain(self, timeout: float = 60) -> None:
+        """Deliver until every consumer queue is empty and nothing is in flight (pollers resume meanwhile)."""
+        was_delivering = self._delivering.is_set()
+        self._delivering.set()
+        deadline = time.monotonic() + timeout
+        sqs = self.client("sqs")
+        consumed = {m.queue for f in self.template.functions.values() for m in f.sqs_mappings}
+        try:
+            while True:
+                with self._lock:
+                    started, idle = self._started, self._in_flight == 0
+                depth = {q: self._depth(sqs, q) for q in sorted(consumed)}
+                with self._lock:
+                    if idle and self._in_flight == 0 and self._started == started and not any(depth.values()):
+                        return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"queues not drained after {timeout} s: {depth}")
+                time.sleep(0.1)
+        finally:
+            if not was_delivering:
+                self._delivering.clear()
+
+    def _depth(self, sqs: Any, logical_id: str) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_urls[logical_id], AttributeNames=names)
+        return sum(int(attributes["Attributes"].get(n, 0)) for n in names)
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.queue_urls[logical_id]
+
+    def dlq_messages(self, logical_id: str) -> list[dict[str, Any]]:
+        """Messages in the dead-letter queue of queue `logical_id` (or in `logical_id` if it is a DLQ).
+
+        They are peeked (received with visibility timeout 0), so they stay in the queue.
+        """
+        queue = self.template.queues[logical_id]
+        url = self.queue_urls[queue.dead_letter_queue or logical_id]
+        sqs, found = self.client("sqs"), {}
+        for _ in range(10):
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                        MessageSystemAttributeNames=["All"],
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+            found.update({m["MessageId"]: m for m in batch})
+            if len(batch) < 10:
+                break
+        return list(found.values())
+
+    def http(self, method: str, path: str, json: Any = None,
+             headers: dict[str, str] | None = None) -> requests.Response:
+        """A request to the local HTTP API."""
+        return requests.request(method, self.api_url + path, json=json, headers=headers, timeout=60)
+
+
+def sqs_record(message: Mapping[str, Any], queue_arn_: str) -> dict[str, Any]:
+    """An SQS message as it appears in a Lambda SQS event."""
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+            "SenderId": attributes.get("SenderId", ACCOUNT_ID),
+            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp",
+                                                               str(int(time.time() * 1000))),
+            **{k: v for k, v in attributes.items() if k in ("MessageGroupId", "MessageDeduplicationId",
+                                                             "SequenceNumber", "AWSTraceHeader")},
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn_,
+        "awsRegion": REGION,
+    }

@@ -1,0 +1,174 @@
+"""The connection lifecycle through HTTP: create, authorize, configure, run, lose and regain authorization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from local.stack import LocalStack
+
+WHOLECELL = {"app_id": "e2e-app", "app_secret": "e2e-secret"}
+
+
+@pytest.fixture(scope="module")
+def shop(stack: LocalStack) -> dict[str, Any]:
+    assert stack.wholecell is not None and stack.temu is not None
+    stack.wholecell.state.create_account(WHOLECELL["app_id"], WHOLECELL["app_secret"], skus=["SKU-1"])
+    return stack.temu.state.create_shop(region="US", goods=[
+        {"goodsName": "Phone", "skus": [{"skuSn": "SKU-1", "stock": 1, "status": "active"}]}])
+
+
+def create(stack: LocalStack, **overrides: Any) -> dict[str, Any]:
+    body = {"name": "Shop", "temu_region": "US", "wholecell": WHOLECELL, **overrides}
+    response = stack.http("POST", "/admin/connections", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def authorize(stack: LocalStack, connection_id: str, mall_id: int | None = None) -> requests.Response:
+    response = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
+                            allow_redirects=False, timeout=30)
+    assert response.status_code == 302, response.text
+    seller_center = response.headers["Location"]
+    if mall_id is not None:
+        seller_center += f"&mall_id={mall_id}"
+    response = requests.get(seller_center, allow_redirects=False, timeout=30)
+    assert response.status_code == 302
+    return requests.get(response.headers["Location"], timeout=30)
+
+
+def snapshot(stack: LocalStack, connection_id: str) -> dict[str, Any]:
+    response = stack.http("GET", f"/admin/connections/{connection_id}")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_create_shows_secret_once_and_never_again(stack: LocalStack, shop: dict[str, Any]) -> None:
+    created = create(stack)
+    assert created["webhook_secret"].startswith("whsec_")
+    assert created["webhook_url"].endswith(f"/wholecell/{created['connection_id']}/shipments")
+    view = snapshot(stack, created["connection_id"])
+    assert view["status"] == "awaiting_authorization"
+    assert created["webhook_secret"] not in str(view) and WHOLECELL["app_secret"] not in str(view)
+    listed = stack.http("GET", "/admin/connections").json()["items"]
+    assert created["connection_id"] in {c["connection_id"] for c in listed}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "", "temu_region": "US", "wholecell": WHOLECELL}, "name"),
+        ({"name": "x", "temu_region": "MARS", "wholecell": WHOLECELL}, "temu_region"),
+        ({"name": "x", "temu_region": "US"}, "wholecell"),
+        ({"name": "x", "temu_region": "US", "wholecell": WHOLECELL, "settings": {"quantity_buffer": -1}},
+         "settings.quantity_buffer"),
+        ({"name": "x", "temu_region": "US", "wholecell": WHOLECELL, "settings": {"sales_channel": "temu"}},
+         "settings.sales_channel"),
+        ({"name": "x", "temu_region": "US", "wholecell": {"app_id": "e2e-app", "app_secret": "wrong"}}, "wholecell"),
+    ],
+)
+def test_bad_create_is_400_naming_the_field_and_stores_nothing(
+    stack: LocalStack, shop: dict[str, Any], body: dict[str, Any], field: str
+) -> None:
+    before = len(stack.http("GET", "/admin/connections").json()["items"])
+    response = stack.http("POST", "/admin/connections", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert field in error.get("fields", {}), error
+    assert len(stack.http("GET", "/admin/connections").json()["items"]) == before
+
+
+def test_channel_mismatch_names_the_closest_title(stack: LocalStack, shop: dict[str, Any]) -> None:
+    response = stack.http("POST", "/admin/connections", json={
+        "name": "x", "temu_region": "US", "wholecell": WHOLECELL, "settings": {"sales_channel": "temu"}})
+    assert "'Temu'" in response.json()["error"]["fields"]["settings.sales_channel"]
+
+
+def test_authorize_configure_run_and_reauthorize(stack: LocalStack, shop: dict[str, Any]) -> None:
+    connection_id = create(stack)["connection_id"]
+    page = authorize(stack, connection_id, shop["mallId"])
+    assert page.status_code == 200 and "connected" in page.text
+    view = snapshot(stack, connection_id)
+    assert view["status"] == "active"
+    assert view["temu"]["mall_id"] == shop["mallId"] and view["temu"]["missing_scopes"] == []
+    assert view["temu"]["days_to_token_expiry"] > 300
+
+    # configure: turning inventory sync on needs the explicit confirmation
+    settings = {"inventory_sync_enabled": True, "order_import_enabled": True,
+                "order_status_map": {"2": "Awaiting Fulfillment"}}
+    refused = stack.http("PUT", f"/admin/connections/{connection_id}/settings", json=settings)
+    assert refused.status_code == 400 and "confirm_initial_push" in refused.json()["error"]["fields"]
+    assert snapshot(stack, connection_id)["settings"]["inventory_sync_enabled"] is False
+    stored = stack.http("PUT", f"/admin/connections/{connection_id}/settings",
+                        json={**settings, "confirm_initial_push": True})
+    assert stored.status_code == 200 and stored.json()["order_status_map"] == {"2": "Awaiting Fulfillment"}
+
+    # run a job on demand: queued at once, visible in the run log
+    queued = stack.http("POST", f"/admin/connections/{connection_id}/jobs/order_import/run")
+    assert queued.status_code == 202
+    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job=order_import")
+    assert queued.json()["run_id"] in {r["run_id"] for r in runs.json()["items"]}
+
+    # re-authorizing replaces the token; the old one is revoked by Temu and never used again
+    assert stack.temu is not None
+    old_token = stack.temu.state.current_token(shop["mallId"])
+    assert authorize(stack, connection_id, shop["mallId"]).status_code == 200
+    assert stack.temu.state.current_token(shop["mallId"]) != old_token
+    assert snapshot(stack, connection_id)["status"] == "active"
+
+
+def test_callback_rejects_bad_state_and_reused_code(stack: LocalStack, shop: dict[str, Any]) -> None:
+    connection_id = create(stack)["connection_id"]
+    forged = requests.get(f"{stack.api_url}/temu/callback", params={"code": "x", "state": "abc.def"}, timeout=30)
+    assert forged.status_code == 400 and "not issued" in forged.text
+    missing = requests.get(f"{stack.api_url}/temu/callback", params={"code": "x"}, timeout=30)
+    assert missing.status_code == 400
+
+    response = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
+                            allow_redirects=False, timeout=30)
+    callback = requests.get(response.headers["Location"] + f"&mall_id={shop['mallId']}",
+                            allow_redirects=False, timeout=30).headers["Location"]
+    assert requests.get(callback, timeout=30).status_code == 200
+    replay = requests.get(callback, timeout=30)
+    assert replay.status_code == 400 and "authorize again" in replay.text
+
+
+def test_token_for_another_shop_is_refused(stack: LocalStack, shop: dict[str, Any]) -> None:
+    assert stack.temu is not None
+    other = stack.temu.state.create_shop(region="US", goods=[])
+    connection_id = create(stack)["connection_id"]
+    assert authorize(stack, connection_id, shop["mallId"]).status_code == 200
+    before = snapshot(stack, connection_id)
+    refused = authorize(stack, connection_id, other["mallId"])
+    assert refused.status_code == 400 and "different Temu shop" in refused.text
+    assert snapshot(stack, connection_id)["temu"] == before["temu"]
+
+
+def test_unknown_connection_and_job(stack: LocalStack, shop: dict[str, Any]) -> None:
+    assert stack.http("GET", "/admin/connections/nope").status_code == 404
+    assert stack.http("POST", "/admin/connections/nope/jobs/order_import/run").status_code == 404
+    connection_id = create(stack)["connection_id"]
+    assert stack.http("POST", f"/admin/connections/{connection_id}/jobs/dance/run").status_code == 404
+    assert stack.http("GET", f"/admin/connections/{connection_id}/runs?job=dance").status_code == 400
+    assert requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": "nope"},
+                        allow_redirects=False, timeout=30).status_code == 404
+
+
+def test_settings_put_rejects_and_changes_nothing(stack: LocalStack, shop: dict[str, Any]) -> None:
+    connection_id = create(stack)["connection_id"]
+    before = snapshot(stack, connection_id)["settings"]
+    for bad in ({"warehouses": ["Nowhere"]}, {"order_status_map": {"7": "x"}}, {"inventory_statuses": ["available"]},
+                {"dry_run": "maybe"}, ["not", "an", "object"]):
+        response = stack.http("PUT", f"/admin/connections/{connection_id}/settings", json=bad)
+        assert response.status_code == 400, (bad, response.text)
+        error = response.json()["error"]
+        assert error["message"] and (not isinstance(bad, dict) or set(error["fields"]) == set(bad))
+    assert snapshot(stack, connection_id)["settings"] == before
+
+
+def test_openapi_document_is_generated(stack: LocalStack) -> None:
+    document = stack.http("GET", "/admin/openapi.json").json()
+    assert "/admin/connections" in document["paths"]
+    assert "/admin/connections/{connection_id}/settings" in document["paths"]
