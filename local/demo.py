@@ -118,12 +118,30 @@ class Demo:
         self.say(f"settings stored: order import {settings['order_import_enabled']}, "
                  f"inventory sync {settings['inventory_sync_enabled']}")
 
+    def wait_for_run(self, job: str, run_id: str) -> dict[str, Any]:
+        self.stack.drain(timeout=120)
+        runs = self.api("GET", f"/admin/connections/{self.connection_id}/runs?job={job}", 200)["items"]
+        run = next(r for r in runs if r["run_id"] == run_id)
+        if run["outcome"] != "succeeded":
+            raise RuntimeError(f"{job} run {run['outcome']}: {run['reason']}")
+        return dict(run)
+
+    def import_listings(self) -> None:
+        run_id = self.api("POST", f"/admin/connections/{self.connection_id}/listings/import", 202)["run_id"]
+        counts = self.wait_for_run("listing_import", run_id)["counts"]
+        self.summary["listings_imported"] = counts.get("imported", 0)
+        self.summary["listings_connected"] = counts.get("connected", 0)
+        self.say(f"imported {counts.get('imported', 0)} Temu SKUs ({counts.get('new', 0)} new): "
+                 f"{counts.get('auto_connected', 0)} auto-connected by exact seller SKU, "
+                 f"{counts.get('unconnected', 0)} unconnected (empty or non-matching codes)")
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
         if self.connection_id:
             self.stage("Authorize the shop in Temu Seller Center", self.authorize)
             self.stage("Configure the connection", self.configure)
+            self.stage("Import Temu listings and connect them by SKU", self.import_listings)
 
 
 def main() -> int:

@@ -10,7 +10,6 @@ LOCAL_SCHEDULE_SECONDS (60; 0 = never). `--write-env-json` regenerates local/env
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import threading
@@ -60,17 +59,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a supervisor: stop cleanly, once
+        signal.signal(signum, lambda *_: stopped.set())
     stack = LocalStack(PROJECT_ROOT, args.template, api_port=args.api_port, schedule_seconds=args.schedule_seconds,
                        moto_port=_port("moto"), temu_port=_port("temu"), wholecell_port=_port("wholecell"),
                        log_prefix=True).start()
     try:
         print(_summary(stack), flush=True)
         print("Ctrl-C to stop.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+        while not stopped.wait(0.5):
+            pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
         stack.stop()
     print("stopped.")
     return 0

@@ -154,6 +154,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        self._stopping.clear()
         try:
             self._start_aws()
             self._create_resources()
@@ -224,13 +225,11 @@ class LocalStack:
             self._moto.start()
             host, port = self._moto.get_host_and_port()
             endpoint = f"http://{host}:{port}"
-            for key, value in DUMMY_CREDENTIALS.items():
+        for key, value in DUMMY_CREDENTIALS.items():
+            if self._moto is not None or not os.environ.get(key):  # real credentials never reach moto
                 self._set_environ(key, value)
         self.endpoint_url = endpoint
         self._set_environ("AWS_ENDPOINT_URL", endpoint)
-        for key, value in DUMMY_CREDENTIALS.items():
-            if not os.environ.get(key):
-                self._set_environ(key, value)
         self._set_environ("AWS_DEFAULT_REGION", REGION)
         self._set_environ("AWS_REGION", REGION)
 
@@ -379,6 +378,10 @@ class LocalStack:
                 if messages and not self._stopping.is_set():
                     with self._delivery():
                         self._deliver(sqs, url, function, mapping, messages)
+            except Exception as exc:  # keep polling, as the real event source mapping does
+                if not self._stopping.is_set():
+                    print(f"[local] polling {mapping.queue} failed: {exc!r}", file=sys.stderr)
+                    self._stopping.wait(1)
             finally:
                 with self._lock:
                     self._polling -= 1

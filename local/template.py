@@ -213,6 +213,9 @@ class Resolver:
             return str(result)
         raise TemplateError(f"{value!r} does not resolve to a string")
 
+    def integer(self, value: Any) -> int:
+        return int(self.resolve(value))
+
     def environment(self, variables: Mapping[str, Any]) -> dict[str, str]:
         return {k: self.resolve(v) for k, v in variables.items() if self.evaluate(v) is not NO_VALUE}
 
@@ -325,9 +328,9 @@ def _parse_function(logical_id: str, props: dict[str, Any], base: Resolver) -> F
         elif kind == "SQS":
             scaling = ep.get("ScalingConfig") or {}
             mappings.append(SqsMapping(
-                name, _logical_id(ep["Queue"], f"{logical_id}.{name}.Queue"), int(ep.get("BatchSize", 10)),
+                name, _logical_id(ep["Queue"], f"{logical_id}.{name}.Queue"), base.integer(ep.get("BatchSize", 10)),
                 "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
-                int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None))
+                base.integer(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None))
         elif kind in ("ScheduleV2", "Schedule"):
             expression = base.resolve(ep.get("ScheduleExpression", ep.get("Schedule")))
             raw_input = ep.get("Input")
@@ -337,8 +340,8 @@ def _parse_function(logical_id: str, props: dict[str, Any], base: Resolver) -> F
         code_uri=str(props.get("CodeUri", ".")),
         handler=str(props["Handler"]),
         runtime=str(props.get("Runtime", "")),
-        timeout=int(props.get("Timeout", 3)),
-        memory_size=int(props.get("MemorySize", 128)),
+        timeout=base.integer(props.get("Timeout", 3)),
+        memory_size=base.integer(props.get("MemorySize", 128)),
         environment=dict((props.get("Environment") or {}).get("Variables") or {}),
         http_routes=routes,
         sqs_mappings=mappings,
@@ -357,13 +360,13 @@ def _parse_table(logical_id: str, props: dict[str, Any]) -> Table:
     )
 
 
-def _parse_queue(logical_id: str, props: dict[str, Any]) -> Queue:
+def _parse_queue(logical_id: str, props: dict[str, Any], base: Resolver) -> Queue:
     redrive = props.get("RedrivePolicy") or {}
     return Queue(
         logical_id,
-        int(props["VisibilityTimeout"]) if "VisibilityTimeout" in props else None,
+        base.integer(props["VisibilityTimeout"]) if "VisibilityTimeout" in props else None,
         _logical_id(redrive["deadLetterTargetArn"], f"{logical_id}.RedrivePolicy") if redrive else None,
-        int(redrive["maxReceiveCount"]) if redrive else None,
+        base.integer(redrive["maxReceiveCount"]) if redrive else None,
     )
 
 
@@ -391,7 +394,7 @@ def load_template(path: Path, parameter_overrides: Mapping[str, str] | None = No
     }
     resources: dict[str, dict[str, Any]] = raw.get("Resources") or {}
     conditions: dict[str, Any] = raw.get("Conditions") or {}
-    # Schedules, inputs and secret names may only reference parameters and pseudo parameters.
+    # Event settings, sizes and secret names may only reference parameters and pseudo parameters.
     base = Resolver(parameters, conditions, {})
     function_globals = (raw.get("Globals") or {}).get("Function") or {}
     functions, tables, queues, secrets = {}, {}, {}, {}
@@ -402,7 +405,7 @@ def load_template(path: Path, parameter_overrides: Mapping[str, str] | None = No
         elif kind == "AWS::DynamoDB::Table":
             tables[logical_id] = _parse_table(logical_id, props)
         elif kind == "AWS::SQS::Queue":
-            queues[logical_id] = _parse_queue(logical_id, props)
+            queues[logical_id] = _parse_queue(logical_id, props, base)
         elif kind == "AWS::SecretsManager::Secret":
             secrets[logical_id] = _parse_secret(logical_id, props, base)
     return Template(path, parameters, conditions, resources, functions, tables, queues, secrets)

@@ -1,4 +1,4 @@
-"""One local stack (moto, sandboxes, HTTP API, workers) shared by the e2e tests."""
+"""A local stack (moto, sandboxes, HTTP API, workers) per e2e module; stopping it restores the environment."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     with LocalStack(ROOT, api_port=0) as running:
         yield running

@@ -110,6 +110,12 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         run_id = service().queue_run(connection_id, job)
         return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))
 
+    @app.post("/admin/connections/<connection_id>/listings/import",
+              responses=responses((202, "Queued", RunQueued)))
+    def import_listings(connection_id: str) -> Response[RunQueued]:
+        run_id = service().queue_run(connection_id, "listing_import")
+        return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))
+
     @app.get("/admin/connections/<connection_id>/runs", responses=responses())
     def list_runs(connection_id: str, job: Annotated[str | None, Query()] = None) -> RunList:
         return RunList(items=service().runs(connection_id, job))

@@ -1,0 +1,86 @@
+"""Listing import: every Temu SKU of the shop into the Listings table, auto-connected by SKU.
+
+Reads active and inactive SKUs (`bg.local.goods.sku.list.query`, every page) and WholeCell's
+SKUs (stock levels, zero stock included), then writes only what changed: new SKUs in
+batches, changed ones field by field (quantity-sync fields are never overwritten). A known
+SKU Temu no longer returns was deleted there: it is marked ended, never removed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from wholecell_temu.domain.listings import (
+    TEMU_SKU_ACTIVE,
+    TEMU_SKU_INACTIVE,
+    ListingStatus,
+    auto_connection,
+    listing_status,
+)
+from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.observability import logger
+from wholecell_temu.store.listings import Listing, ListingRepository
+from wholecell_temu.temu.models import Sku
+
+
+def read_temu_skus(context: JobContext) -> dict[int, Sku]:
+    """Every active and inactive SKU of the shop, keyed by SKU id (a SKU seen twice counts once)."""
+    skus: dict[int, Sku] = {}
+    for search_type in (TEMU_SKU_ACTIVE, TEMU_SKU_INACTIVE):
+        for sku in context.temu.iter_skus(sku_search_type=search_type, sku_status_filter_type=search_type):
+            skus.setdefault(sku.sku_id, sku)
+    return skus
+
+
+def run(context: JobContext, repository: ListingRepository | None = None) -> None:
+    repository = repository or ListingRepository()
+    connection_id = context.connection.connection_id
+    temu_skus = read_temu_skus(context)
+    wholecell_skus = {level.sku for level in context.wholecell.iter_stock_levels() if level.sku}
+    existing = {listing.temu_sku_id: listing for listing in repository.iter_all(connection_id)}
+    now = datetime.now(UTC)
+
+    new: list[Listing] = []
+    changed: list[Listing] = []
+    for sku_id, sku in temu_skus.items():
+        before = existing.get(sku_id)
+        seller_sku = sku.sku_sn or None
+        listing = Listing(
+            connection_id=connection_id,
+            temu_sku_id=sku_id,
+            temu_goods_id=sku.goods_id,
+            seller_sku=seller_sku,
+            title=sku.goods_name,
+            spec=sku.spec_name,
+            status=listing_status(sku.status, sku.sub_status),
+            temu_status=sku.status,
+            temu_sub_status=sku.sub_status,
+            connection=auto_connection(seller_sku, wholecell_skus, before.connection if before else None),
+            temu_quantity=sku.stock,
+            first_seen_at=before.first_seen_at if before else now,
+            last_seen_at=now,
+        )
+        if before is None:
+            new.append(listing)
+        elif not listing.same_import_state(before):
+            changed.append(listing)
+        if before is not None and before.status is ListingStatus.ACTIVE and listing.status is ListingStatus.ENDED:
+            context.count("ended")
+        if listing.connection is not None and listing.connection.mode == "auto" and (
+            before is None or before.connection != listing.connection
+        ):
+            context.count("auto_connected")
+        context.count("connected" if listing.connection else "unconnected")
+
+    for sku_id, before in existing.items():  # deleted on Temu: ended, kept
+        if sku_id not in temu_skus and before.status is ListingStatus.ACTIVE:
+            changed.append(before.model_copy(update={"status": ListingStatus.ENDED, "last_seen_at": now}))
+            context.count("ended")
+
+    repository.insert_many(new)
+    for listing in changed:
+        repository.update_import_fields(listing)
+    context.count("imported", len(temu_skus))
+    context.count("new", len(new))
+    context.count("updated", len(changed))
+    logger.info("listing import done", extra={"counts": context.counts})

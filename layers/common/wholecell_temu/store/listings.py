@@ -1,0 +1,129 @@
+"""Listings table repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from pynamodb.exceptions import DoesNotExist
+
+from wholecell_temu.domain.listings import ListingConnection, ListingStatus
+from wholecell_temu.store.tables import ListingModel
+
+
+class Listing(BaseModel):
+    """One Temu SKU of a connection's shop, as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    temu_sku_id: int
+    temu_goods_id: int
+    seller_sku: str | None = None
+    title: str | None = None
+    spec: str | None = None
+    status: ListingStatus
+    temu_status: int | None = None
+    temu_sub_status: int | None = None
+    connection: ListingConnection | None = None
+    last_calculated: int | None = None
+    last_pushed: int | None = None
+    last_pushed_at: datetime | None = None
+    temu_quantity: int | None = None
+    last_error: str | None = None
+    flags: list[str] = []
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+    def same_import_state(self, other: Listing) -> bool:
+        """Equal in everything an import sets (so an unchanged SKU needs no write)."""
+        fields = ("temu_goods_id", "seller_sku", "title", "spec", "status", "temu_status", "temu_sub_status",
+                  "connection", "temu_quantity")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+
+def _to_listing(item: ListingModel) -> Listing:
+    return Listing(
+        connection_id=item.connection_id,
+        temu_sku_id=int(item.temu_sku_id),
+        temu_goods_id=int(item.temu_goods_id),
+        seller_sku=item.seller_sku,
+        title=item.title,
+        spec=item.spec,
+        status=ListingStatus(item.status),
+        temu_status=None if item.temu_status is None else int(item.temu_status),
+        temu_sub_status=None if item.temu_sub_status is None else int(item.temu_sub_status),
+        connection=ListingConnection.model_validate(item.connection) if item.connection else None,
+        last_calculated=None if item.last_calculated is None else int(item.last_calculated),
+        last_pushed=None if item.last_pushed is None else int(item.last_pushed),
+        last_pushed_at=item.last_pushed_at,
+        temu_quantity=None if item.temu_quantity is None else int(item.temu_quantity),
+        last_error=item.last_error,
+        flags=list(item.flags or []),
+        first_seen_at=item.first_seen_at,
+        last_seen_at=item.last_seen_at,
+    )
+
+
+def _to_item(listing: Listing) -> ListingModel:
+    return ListingModel(
+        listing.connection_id,
+        str(listing.temu_sku_id),
+        temu_goods_id=str(listing.temu_goods_id),
+        seller_sku=listing.seller_sku,
+        title=listing.title,
+        spec=listing.spec,
+        status=listing.status.value,
+        temu_status=listing.temu_status,
+        temu_sub_status=listing.temu_sub_status,
+        connection=listing.connection.model_dump(mode="json") if listing.connection else None,
+        last_calculated=listing.last_calculated,
+        last_pushed=listing.last_pushed,
+        last_pushed_at=listing.last_pushed_at,
+        temu_quantity=listing.temu_quantity,
+        last_error=listing.last_error,
+        flags=listing.flags or None,
+        first_seen_at=listing.first_seen_at,
+        last_seen_at=listing.last_seen_at,
+    )
+
+
+class ListingRepository:
+    def iter_all(self, connection_id: str) -> Iterator[Listing]:
+        for item in ListingModel.query(connection_id):
+            yield _to_listing(item)
+
+    def get(self, connection_id: str, temu_sku_id: int) -> Listing | None:
+        try:
+            return _to_listing(ListingModel.get(connection_id, str(temu_sku_id), consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def insert_many(self, listings: Iterable[Listing]) -> int:
+        """Batch-write new listings (25 per request; PynamoDB retries unprocessed items)."""
+        written = 0
+        with ListingModel.batch_write() as batch:
+            for listing in listings:
+                batch.save(_to_item(listing))
+                written += 1
+        return written
+
+    def update_import_fields(self, listing: Listing) -> None:
+        """Write only what an import owns, so quantity-sync fields written meanwhile survive."""
+        ListingModel(listing.connection_id, str(listing.temu_sku_id)).update(actions=[
+            ListingModel.temu_goods_id.set(str(listing.temu_goods_id)),
+            ListingModel.seller_sku.set(listing.seller_sku) if listing.seller_sku else ListingModel.seller_sku.remove(),
+            ListingModel.title.set(listing.title) if listing.title else ListingModel.title.remove(),
+            ListingModel.spec.set(listing.spec) if listing.spec else ListingModel.spec.remove(),
+            ListingModel.status.set(listing.status.value),
+            ListingModel.temu_status.set(listing.temu_status) if listing.temu_status is not None
+            else ListingModel.temu_status.remove(),
+            ListingModel.temu_sub_status.set(listing.temu_sub_status) if listing.temu_sub_status is not None
+            else ListingModel.temu_sub_status.remove(),
+            ListingModel.connection.set(listing.connection.model_dump(mode="json")) if listing.connection
+            else ListingModel.connection.remove(),
+            ListingModel.temu_quantity.set(listing.temu_quantity) if listing.temu_quantity is not None
+            else ListingModel.temu_quantity.remove(),
+            ListingModel.last_seen_at.set(listing.last_seen_at),
+        ])

@@ -1,0 +1,129 @@
+"""Listing import through the local stack: paging, transitions, the exact-match rule, re-authorization."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import requests
+from wholecell_temu.config import load_settings
+from wholecell_temu.domain.listings import ListingConnection, SkuLink
+from wholecell_temu.store.listings import ListingRepository
+from wholecell_temu.store.tables import bind_tables
+
+from local.stack import LocalStack
+
+WHOLECELL = {"app_id": "listings-app", "app_secret": "listings-secret"}
+
+
+def connect(stack: LocalStack, mall_id: int) -> str:
+    response = stack.http("POST", "/admin/connections", json={"name": "Listings", "temu_region": "US",
+                                                              "wholecell": WHOLECELL})
+    assert response.status_code == 201, response.text
+    connection_id = str(response.json()["connection_id"])
+    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
+                            allow_redirects=False, timeout=30).headers["Location"]
+    callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False, timeout=30).headers["Location"]
+    assert requests.get(callback, timeout=30).status_code == 200
+    return connection_id
+
+
+def run_import(stack: LocalStack, connection_id: str) -> dict[str, Any]:
+    response = stack.http("POST", f"/admin/connections/{connection_id}/listings/import")
+    assert response.status_code == 202, response.text
+    stack.drain(timeout=120)
+    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job=listing_import").json()["items"]
+    return dict(next(r for r in runs if r["run_id"] == response.json()["run_id"]))
+
+
+@pytest.fixture(scope="module")
+def listings() -> ListingRepository:
+    bind_tables(load_settings({**_table_env(), "TEMU_APP_KEY": "k", "TEMU_APP_SECRET": "s"}))
+    return ListingRepository()
+
+
+def _table_env() -> dict[str, str]:
+    names = ["CONNECTIONS", "LISTINGS", "ORDERS", "SHIPMENTS", "INVENTORY", "RUNS", "IDEMPOTENCY"]
+    env = {f"{n}_TABLE": f"{n.title()}Table" for n in names}
+    queues = ["LISTING_IMPORT", "QUANTITY_SYNC", "ORDER_IMPORT", "ADDRESS_BACKFILL", "SHIPMENT_RECONCILE", "SHIPMENT"]
+    env |= {f"{q}_QUEUE_URL": "unused" for q in queues}
+    return env | {"INTERNAL_SECRET_ARN": "unused"}
+
+
+def test_import_pages_transitions_and_exact_match(stack: LocalStack, listings: ListingRepository) -> None:
+    assert stack.temu is not None and stack.wholecell is not None
+    skus = [f"SKU-{i:04d}" for i in range(240)]
+    stack.wholecell.state.create_account(WHOLECELL["app_id"], WHOLECELL["app_secret"], skus=skus)
+    goods = [{"goodsName": f"Phone {g}", "skus": [
+        {"skuSn": skus[g * 2], "stock": 1, "status": "active"},
+        {"skuSn": skus[g * 2 + 1].lower() if g % 10 == 0 else skus[g * 2 + 1], "stock": 0, "status": "active"},
+    ]} for g in range(120)]
+    goods.append({"goodsName": "No code", "skus": [{"skuSn": "", "stock": 2, "status": "active"},
+                                                   {"skuSn": "ONLY-ON-TEMU", "stock": 2, "status": "inactive"}]})
+    shop = stack.temu.state.create_shop(region="US", goods=goods)
+    connection_id = connect(stack, shop["mallId"])
+
+    run = run_import(stack, connection_id)
+    assert run["outcome"] == "succeeded", run
+    counts = run["counts"]
+    assert counts["imported"] == counts["new"] == 242  # three pages of SKUs, every one once
+    assert counts["auto_connected"] == 240 - 12  # 12 lower-cased codes do not match
+    assert counts["unconnected"] == 12 + 2
+    stored = {item.temu_sku_id: item for item in listings.iter_all(connection_id)}
+    assert len(stored) == 242
+    by_code = {item.seller_sku: item for item in stored.values()}
+    assert by_code["ONLY-ON-TEMU"].status == "ended" and by_code[None].status == "active"
+
+    # a manual connection survives re-import; a sold-out SKU stays active; a deleted one ends
+    manual_sku = by_code["SKU-0000"]
+    listings.update_import_fields(manual_sku.model_copy(update={"connection": ListingConnection(
+        mode="manual", skus=[SkuLink(sku="SKU-0239", factor=2)])}))
+    sold_out, deleted = by_code["SKU-0002"], by_code["SKU-0004"]
+    stack.temu.state.set_sku(shop["mallId"], sold_out.temu_sku_id, stock=0)
+    stack.temu.state.set_sku(shop["mallId"], deleted.temu_sku_id, status="deleted")
+    run = run_import(stack, connection_id)
+    assert run["outcome"] == "succeeded" and run["counts"]["new"] == 0 and run["counts"]["ended"] == 1
+    after = {item.temu_sku_id: item for item in listings.iter_all(connection_id)}
+    assert after[manual_sku.temu_sku_id].connection == ListingConnection(
+        mode="manual", skus=[SkuLink(sku="SKU-0239", factor=2)])
+    assert after[sold_out.temu_sku_id].status == "active" and after[sold_out.temu_sku_id].temu_quantity == 0
+    assert after[deleted.temu_sku_id].status == "ended"
+
+    # the deleted SKU comes back
+    stack.temu.state.set_sku(shop["mallId"], deleted.temu_sku_id, status="active", stock=3)
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    assert listings.get(connection_id, deleted.temu_sku_id).status == "active"  # type: ignore[union-attr]
+
+
+def test_lost_authorization_parks_the_connection_until_reauthorized(stack: LocalStack) -> None:
+    assert stack.temu is not None and stack.wholecell is not None
+    stack.wholecell.state.create_account("reauth-app", "reauth-secret", skus=["A"])
+    shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "A", "skus": [
+        {"skuSn": "A", "stock": 1, "status": "active"}]}])
+    response = stack.http("POST", "/admin/connections", json={
+        "name": "Reauth", "temu_region": "US", "wholecell": {"app_id": "reauth-app", "app_secret": "reauth-secret"}})
+    connection_id = response.json()["connection_id"]
+    authorize_url = response.json()["authorize_url"]
+    assert urlparse(authorize_url).path == "/temu/authorize"
+
+    def authorize() -> None:
+        redirect = requests.get(authorize_url, allow_redirects=False, timeout=30).headers["Location"]
+        callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
+                                timeout=30).headers["Location"]
+        assert requests.get(callback, timeout=30).status_code == 200
+
+    authorize()
+    stack.temu.state.expire_token(stack.temu.state.current_token(shop["mallId"]))  # type: ignore[arg-type]
+    failed = run_import(stack, connection_id)
+    assert failed["outcome"] == "failed" and "re-authorize" in failed["reason"]
+    view = stack.http("GET", f"/admin/connections/{connection_id}").json()
+    assert view["status"] == "needs_reauthorization"
+    assert view["health"]["listing_import"]["last_outcome"] == "failed"
+    skipped = run_import(stack, connection_id)
+    assert skipped["outcome"] == "skipped" and "authorized again" in skipped["reason"]
+    assert stack.dlq_messages("ListingImportDLQ") == []  # no DLQ flood
+
+    authorize()
+    assert stack.http("GET", f"/admin/connections/{connection_id}").json()["status"] == "active"
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
