@@ -127,3 +127,47 @@ def test_lost_authorization_parks_the_connection_until_reauthorized(stack: Local
     authorize()
     assert stack.http("GET", f"/admin/connections/{connection_id}").json()["status"] == "active"
     assert run_import(stack, connection_id)["outcome"] == "succeeded"
+
+
+def test_search_and_connect_by_hand(stack: LocalStack) -> None:
+    assert stack.temu is not None and stack.wholecell is not None
+    stack.wholecell.state.create_account("hand-app", "hand-secret", skus=["W-1", "W-2"])
+    stack.wholecell.state.generate_units("hand-app", 4, skus=["W-1", "W-2"], seed=3)
+    shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "Bundle of two", "skus": [
+        {"skuSn": "T-PAIR", "stock": 0, "status": "active"}, {"skuSn": "W-1", "stock": 0, "status": "active"}]}])
+    response = stack.http("POST", "/admin/connections", json={
+        "name": "Hand", "temu_region": "US", "wholecell": {"app_id": "hand-app", "app_secret": "hand-secret"}})
+    connection_id = response.json()["connection_id"]
+    redirect = requests.get(response.json()["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
+    callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
+                            timeout=30).headers["Location"]
+    assert requests.get(callback, timeout=30).status_code == 200
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    base = f"/admin/connections/{connection_id}/listings"
+
+    unconnected = stack.http("GET", f"{base}?connected=false").json()
+    assert [i["seller_sku"] for i in unconnected["items"]] == ["T-PAIR"] and unconnected["next_cursor"] is None
+    pair = unconnected["items"][0]
+    for q in (str(pair["temu_sku_id"]), str(pair["temu_goods_id"]), "t-pair", "bundle"):
+        found = stack.http("GET", f"{base}?q={q}").json()["items"]
+        assert pair["temu_sku_id"] in {i["temu_sku_id"] for i in found}, q
+    assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"] is None
+    assert stack.http("GET", f"{base}/1").status_code == 404
+
+    # unknown SKUs are refused and nothing changes; a bundle of two units per Temu unit is accepted
+    path = f"{base}/{pair['temu_sku_id']}/connection"
+    refused = stack.http("PUT", path, json={"skus": [{"sku": "W-1"}, {"sku": "NOPE"}]})
+    assert refused.status_code == 400 and "NOPE" in refused.json()["error"]["fields"]["skus"]
+    for bad in ({}, {"skus": [], "product_variations": []}, {"skus": [{"sku": "W-1", "factor": 0}]}):
+        assert stack.http("PUT", path, json=bad).status_code == 400, bad
+    assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"] is None
+    connected = stack.http("PUT", path, json={"skus": [{"sku": "W-1", "factor": 2}, {"sku": "W-2"}]})
+    assert connected.status_code == 200, connected.text
+    assert connected.json()["connection"] == {"mode": "manual", "skus": [
+        {"sku": "W-1", "factor": 2}, {"sku": "W-2", "factor": 1}], "product_variations": []}
+
+    # the manual connection survives a re-import; DELETE disconnects
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"]["mode"] == "manual"
+    assert stack.http("DELETE", path).status_code == 204
+    assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"] is None

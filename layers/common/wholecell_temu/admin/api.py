@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from wholecell_temu.admin.listings import ListingPage, ListingService, ListingView, view
 from wholecell_temu.admin.models import (
     ConnectionList,
     ConnectionView,
@@ -23,6 +25,7 @@ from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import ApiError
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.store.connections import ConflictError
+from wholecell_temu.store.listings import ListingRepository
 
 
 def responses(success: tuple[int, str, type[Any]] | None = None) -> dict[int, OpenAPIResponse]:
@@ -116,8 +119,44 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         run_id = service().queue_run(connection_id, "listing_import")
         return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))
 
+    add_listing_routes(app, service)
+
     @app.get("/admin/connections/<connection_id>/runs", responses=responses())
     def list_runs(connection_id: str, job: Annotated[str | None, Query()] = None) -> RunList:
         return RunList(items=service().runs(connection_id, job))
 
     return app
+
+
+def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
+    """Listings: search, one listing, connection by hand."""
+
+    def listings() -> ListingService:
+        return ListingService(service(), ListingRepository())
+
+    @app.get("/admin/connections/<connection_id>/listings", responses=responses())
+    def search_listings(
+        connection_id: str,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        connected: Annotated[bool | None, Query()] = None,
+        status: Annotated[Literal["active", "ended"] | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> ListingPage:
+        return listings().search(connection_id, q, connected, status, cursor)
+
+    @app.get("/admin/connections/<connection_id>/listings/<temu_sku_id>", responses=responses())
+    def get_listing(connection_id: str, temu_sku_id: int) -> ListingView:
+        return view(listings().one(connection_id, temu_sku_id))
+
+    @app.put("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
+    def connect_listing(connection_id: str, temu_sku_id: int) -> ListingView:
+        try:
+            body = app.current_event.json_body
+        except (ValueError, TypeError):
+            body = None
+        return view(listings().connect(connection_id, temu_sku_id, body))
+
+    @app.delete("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
+    def disconnect_listing(connection_id: str, temu_sku_id: int) -> Response[Any]:
+        listings().disconnect(connection_id, temu_sku_id)
+        return Response(status_code=204, body="")

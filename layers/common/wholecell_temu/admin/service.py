@@ -63,6 +63,9 @@ class ConnectionService:
         creds = self.services.secrets.get_json(connection.wholecell_secret_arn)
         return str(creds["app_id"]), str(creds["app_secret"])
 
+    def wholecell_for(self, connection_id: str) -> WholeCellClient:
+        return self._wholecell(*self._credentials(self.require(connection_id)))
+
     def require(self, connection_id: str) -> Connection:
         connection = self.services.connections.get(connection_id)
         if connection is None:

@@ -109,6 +109,16 @@ class ListingRepository:
                 written += 1
         return written
 
+    def set_connection(self, listing: Listing, connection: ListingConnection | None) -> Listing:
+        """Connect by hand (or disconnect); nothing else on the listing changes."""
+        item = ListingModel(listing.connection_id, str(listing.temu_sku_id))
+        item.update(
+            actions=[ListingModel.connection.set(connection.model_dump(mode="json")) if connection
+                     else ListingModel.connection.remove()],
+            condition=ListingModel.temu_sku_id.exists(),
+        )
+        return listing.model_copy(update={"connection": connection})
+
     def update_import_fields(self, listing: Listing) -> None:
         """Write only what an import owns, so quantity-sync fields written meanwhile survive."""
         ListingModel(listing.connection_id, str(listing.temu_sku_id)).update(actions=[
