@@ -135,6 +135,18 @@ class Demo:
                  f"{counts.get('auto_connected', 0)} auto-connected by exact seller SKU, "
                  f"{counts.get('unconnected', 0)} unconnected (empty or non-matching codes)")
 
+    def connect_by_hand(self) -> None:
+        base = f"/admin/connections/{self.connection_id}/listings"
+        unconnected = self.api("GET", f"{base}?connected=false", 200)["items"]
+        listing = next(i for i in unconnected if i["seller_sku"] == "sgs22-128-gry-b")
+        self.say(f"unconnected: {[i['seller_sku'] or '(empty)' for i in unconnected]}; "
+                 f"connecting {listing['seller_sku']!r} to SGS22-128-GRY-B by hand")
+        connected = self.api("PUT", f"{base}/{listing['temu_sku_id']}/connection", 200,
+                             {"skus": [{"sku": "SGS22-128-GRY-B", "factor": 1}]})
+        if connected["connection"]["mode"] != "manual":
+            raise RuntimeError("manual connection not stored")
+        self.summary["listings_connected"] += 1
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
@@ -142,6 +154,7 @@ class Demo:
             self.stage("Authorize the shop in Temu Seller Center", self.authorize)
             self.stage("Configure the connection", self.configure)
             self.stage("Import Temu listings and connect them by SKU", self.import_listings)
+            self.stage("Connect a listing by hand", self.connect_by_hand)
 
 
 def main() -> int:

@@ -171,3 +171,43 @@ def test_search_and_connect_by_hand(stack: LocalStack) -> None:
     assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"]["mode"] == "manual"
     assert stack.http("DELETE", path).status_code == 204
     assert stack.http("GET", f"{base}/{pair['temu_sku_id']}").json()["connection"] is None
+
+
+def test_bulk_csv_applies_good_rows_and_reports_bad_ones(stack: LocalStack) -> None:
+    assert stack.temu is not None and stack.wholecell is not None
+    stack.wholecell.state.create_account("bulk-app", "bulk-secret", skus=["B-1", "B-2"])
+    shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "Bulk", "skus": [
+        {"skuSn": "X-1", "stock": 0, "status": "active"}, {"skuSn": "X-2", "stock": 0, "status": "active"},
+        {"skuSn": "X-3", "stock": 0, "status": "active"}]}])
+    response = stack.http("POST", "/admin/connections", json={
+        "name": "Bulk", "temu_region": "US", "wholecell": {"app_id": "bulk-app", "app_secret": "bulk-secret"}})
+    connection_id = response.json()["connection_id"]
+    redirect = requests.get(response.json()["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
+    callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
+                            timeout=30).headers["Location"]
+    assert requests.get(callback, timeout=30).status_code == 200
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    base = f"/admin/connections/{connection_id}/listings"
+    by_code = {i["seller_sku"]: i for i in stack.http("GET", base).json()["items"]}
+    goods_id = by_code["X-2"]["temu_goods_id"]
+    csv_body = (
+        "temu_sku_id,temu_goods_id,seller_sku,wholecell_sku,factor\n"
+        f"{by_code['X-1']['temu_sku_id']},,,B-1,2\n"
+        f"{by_code['X-1']['temu_sku_id']},,,B-2,\n"
+        f",{goods_id},X-2,B-2,1\n"
+        f"{by_code['X-3']['temu_sku_id']},,,NOT-IN-WHOLECELL,1\n"
+        "999,,,B-1,1\n"
+    )
+    response = requests.post(f"{stack.api_url}{base}/connections", data=csv_body,
+                             headers={"Content-Type": "text/csv"}, timeout=30)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["applied"], result["rejected"]) == (3, 2)
+    assert [r["status"] for r in result["rows"]] == ["applied", "applied", "applied", "rejected", "rejected"]
+    assert "NOT-IN-WHOLECELL" in result["rows"][3]["reason"] and "999" in result["rows"][4]["reason"]
+    after = {i["seller_sku"]: i for i in stack.http("GET", base).json()["items"]}
+    assert after["X-1"]["connection"]["skus"] == [{"sku": "B-1", "factor": 2}, {"sku": "B-2", "factor": 1}]
+    assert after["X-2"]["connection"]["skus"] == [{"sku": "B-2", "factor": 1}]
+    assert after["X-3"]["connection"] is None
+    bad = requests.post(f"{stack.api_url}{base}/connections", data="a,b\n1,2\n", timeout=30)
+    assert bad.status_code == 400

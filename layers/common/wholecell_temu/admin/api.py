@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from wholecell_temu.admin.listings import ListingPage, ListingService, ListingView, view
+from wholecell_temu.admin.listings import BulkResult, ListingPage, ListingService, ListingView, bulk_connect, view
 from wholecell_temu.admin.models import (
     ConnectionList,
     ConnectionView,
@@ -155,6 +155,10 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
         except (ValueError, TypeError):
             body = None
         return view(listings().connect(connection_id, temu_sku_id, body))
+
+    @app.post("/admin/connections/<connection_id>/listings/connections", responses=responses())
+    def bulk_connections(connection_id: str) -> BulkResult:
+        return bulk_connect(listings(), connection_id, app.current_event.decoded_body or "")
 
     @app.delete("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
     def disconnect_listing(connection_id: str, temu_sku_id: int) -> Response[Any]:

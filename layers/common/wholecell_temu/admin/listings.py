@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -126,3 +128,94 @@ class ListingService:
 
     def disconnect(self, connection_id: str, temu_sku_id: int) -> None:
         self.repository.set_connection(self.one(connection_id, temu_sku_id), None)
+
+
+class BulkRowResult(BaseModel):
+    row: int
+    temu_sku_id: int | None
+    status: Literal["applied", "rejected"]
+    reason: str | None = None
+
+
+class BulkResult(BaseModel):
+    applied: int
+    rejected: int
+    rows: list[BulkRowResult]
+
+
+def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> BulkResult:
+    """Apply a CSV of connections; rows naming the same listing pool into one connection.
+
+    Columns: `temu_sku_id` (or `temu_goods_id` + `seller_sku`), then `wholecell_sku` or
+    `product_variation_id`, optional `factor`. A listing is changed only if all its rows are
+    valid, so nothing is half-applied; every row gets a result.
+    """
+    service.connections.require(connection_id)
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    columns = set(reader.fieldnames or [])
+    if not ({"temu_sku_id"} <= columns or {"temu_goods_id", "seller_sku"} <= columns) or not (
+        columns & {"wholecell_sku", "product_variation_id"}
+    ):
+        raise BadRequest("the CSV needs temu_sku_id (or temu_goods_id and seller_sku) and wholecell_sku "
+                         "or product_variation_id columns", {"body": f"columns found: {sorted(columns)}"})
+    rows = list(reader)
+    listings = list(service.repository.iter_all(connection_id))
+    by_id = {listing.temu_sku_id: listing for listing in listings}
+    by_goods_sku = {(listing.temu_goods_id, listing.seller_sku): listing for listing in listings}
+    wholecell = service.connections.wholecell_for(connection_id)
+    known_skus = {level.sku for level in wholecell.iter_stock_levels() if level.sku}
+    known_variations: set[int] | None = None
+
+    results: dict[int, BulkRowResult] = {}
+    plans: dict[int, list[tuple[int, SkuLink | VariationLink]]] = {}
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        try:
+            listing = _row_listing(row, by_id, by_goods_sku)
+            factor = int(row.get("factor") or 1)
+            if (row.get("wholecell_sku") or "").strip():
+                link: SkuLink | VariationLink = SkuLink(sku=row["wholecell_sku"], factor=factor)
+                if row["wholecell_sku"] not in known_skus:
+                    raise ValueError(f"WholeCell SKU {row['wholecell_sku']!r} does not exist")
+            else:
+                variation_id = int(row.get("product_variation_id") or 0)
+                if known_variations is None:
+                    known_variations = {u.product_variation.id for u in wholecell.iter_inventories()
+                                        if u.product_variation.id is not None}
+                if variation_id not in known_variations:
+                    raise ValueError(f"product variation {variation_id} does not exist")
+                link = VariationLink(id=variation_id, factor=factor)
+        except (ValueError, ValidationError) as exc:
+            message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            results[number] = BulkRowResult(row=number, temu_sku_id=None, status="rejected", reason=message)
+            continue
+        plans.setdefault(listing.temu_sku_id, []).append((number, link))
+        results[number] = BulkRowResult(row=number, temu_sku_id=listing.temu_sku_id, status="applied")
+
+    for temu_sku_id, links in plans.items():
+        mixed = len({type(link) for _, link in links}) > 1
+        if mixed:
+            for number, _ in links:
+                results[number] = results[number].model_copy(update={
+                    "status": "rejected", "reason": "a listing connects to SKUs or to variations, not both"})
+            continue
+        skus = [link for _, link in links if isinstance(link, SkuLink)]
+        variations = [link for _, link in links if isinstance(link, VariationLink)]
+        service.repository.set_connection(by_id[temu_sku_id], ListingConnection(
+            mode="manual", skus=skus, product_variations=variations))
+    ordered = [results[number] for number in sorted(results)]
+    applied = sum(1 for r in ordered if r.status == "applied")
+    return BulkResult(applied=applied, rejected=len(ordered) - applied, rows=ordered)
+
+
+def _row_listing(row: dict[str, str], by_id: dict[int, Listing],
+                 by_goods_sku: dict[tuple[int, str | None], Listing]) -> Listing:
+    if (row.get("temu_sku_id") or "").strip():
+        listing = by_id.get(int(row["temu_sku_id"]))
+        if listing is None:
+            raise ValueError(f"Temu SKU {row['temu_sku_id']} is not an imported listing")
+        return listing
+    key = (int(row.get("temu_goods_id") or 0), row.get("seller_sku") or None)
+    found = by_goods_sku.get(key)
+    if found is None:
+        raise ValueError(f"no listing with goods id {key[0]} and seller SKU {key[1]!r}")
+    return found
