@@ -17,9 +17,10 @@ from local.stack import LocalStack
 WHOLECELL = {"app_id": "listings-app", "app_secret": "listings-secret"}
 
 
-def connect(stack: LocalStack, mall_id: int) -> str:
+def connect(stack: LocalStack, mall_id: int, wholecell: dict[str, str] = WHOLECELL) -> str:
+    """Create a connection and authorize it for the shop, as the seller's browser would."""
     response = stack.http("POST", "/admin/connections", json={"name": "Listings", "temu_region": "US",
-                                                              "wholecell": WHOLECELL})
+                                                              "wholecell": wholecell})
     assert response.status_code == 201, response.text
     connection_id = str(response.json()["connection_id"])
     redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
@@ -135,13 +136,7 @@ def test_search_and_connect_by_hand(stack: LocalStack) -> None:
     stack.wholecell.state.generate_units("hand-app", 4, skus=["W-1", "W-2"], seed=3)
     shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "Bundle of two", "skus": [
         {"skuSn": "T-PAIR", "stock": 0, "status": "active"}, {"skuSn": "W-1", "stock": 0, "status": "active"}]}])
-    response = stack.http("POST", "/admin/connections", json={
-        "name": "Hand", "temu_region": "US", "wholecell": {"app_id": "hand-app", "app_secret": "hand-secret"}})
-    connection_id = response.json()["connection_id"]
-    redirect = requests.get(response.json()["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
-                            timeout=30).headers["Location"]
-    assert requests.get(callback, timeout=30).status_code == 200
+    connection_id = connect(stack, shop["mallId"], {"app_id": "hand-app", "app_secret": "hand-secret"})
     assert run_import(stack, connection_id)["outcome"] == "succeeded"
     base = f"/admin/connections/{connection_id}/listings"
 
@@ -179,13 +174,7 @@ def test_bulk_csv_applies_good_rows_and_reports_bad_ones(stack: LocalStack) -> N
     shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "Bulk", "skus": [
         {"skuSn": "X-1", "stock": 0, "status": "active"}, {"skuSn": "X-2", "stock": 0, "status": "active"},
         {"skuSn": "X-3", "stock": 0, "status": "active"}]}])
-    response = stack.http("POST", "/admin/connections", json={
-        "name": "Bulk", "temu_region": "US", "wholecell": {"app_id": "bulk-app", "app_secret": "bulk-secret"}})
-    connection_id = response.json()["connection_id"]
-    redirect = requests.get(response.json()["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
-                            timeout=30).headers["Location"]
-    assert requests.get(callback, timeout=30).status_code == 200
+    connection_id = connect(stack, shop["mallId"], {"app_id": "bulk-app", "app_secret": "bulk-secret"})
     assert run_import(stack, connection_id)["outcome"] == "succeeded"
     base = f"/admin/connections/{connection_id}/listings"
     by_code = {i["seller_sku"]: i for i in stack.http("GET", base).json()["items"]}
