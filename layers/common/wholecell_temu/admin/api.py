@@ -47,6 +47,14 @@ def base_url(app: APIGatewayHttpResolver) -> str:
     return f"{'http' if local else 'https'}://{domain}"
 
 
+def request_json(app: APIGatewayHttpResolver) -> Any:
+    """The request's JSON body, or None when it is absent or not JSON (the service answers 400)."""
+    try:
+        return app.current_event.json_body
+    except (ValueError, TypeError):
+        return None
+
+
 def json_response(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
 
@@ -102,11 +110,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
 
     @app.put("/admin/connections/<connection_id>/settings", responses=responses())
     def put_settings(connection_id: str) -> ConnectionSettings:
-        try:
-            body = app.current_event.json_body
-        except (ValueError, TypeError):
-            body = None
-        return service().replace_settings(connection_id, body)
+        return service().replace_settings(connection_id, request_json(app))
 
     @app.post("/admin/connections/<connection_id>/jobs/<job>/run", responses=responses((202, "Queued", RunQueued)))
     def run_job(connection_id: str, job: str) -> Response[RunQueued]:
@@ -116,8 +120,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     @app.post("/admin/connections/<connection_id>/listings/import",
               responses=responses((202, "Queued", RunQueued)))
     def import_listings(connection_id: str) -> Response[RunQueued]:
-        run_id = service().queue_run(connection_id, "listing_import")
-        return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))
+        return run_job(connection_id, "listing_import")
 
     add_listing_routes(app, service)
 
@@ -150,11 +153,7 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
 
     @app.put("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
     def connect_listing(connection_id: str, temu_sku_id: int) -> ListingView:
-        try:
-            body = app.current_event.json_body
-        except (ValueError, TypeError):
-            body = None
-        return view(listings().connect(connection_id, temu_sku_id, body))
+        return view(listings().connect(connection_id, temu_sku_id, request_json(app)))
 
     @app.post("/admin/connections/<connection_id>/listings/connections", responses=responses())
     def bulk_connections(connection_id: str) -> BulkResult:

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -14,6 +15,7 @@ from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import BadRequest, NotFound
 from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
 from wholecell_temu.store.listings import Listing, ListingRepository
+from wholecell_temu.wholecell import WholeCellClient
 
 PAGE_SIZE = 50
 
@@ -51,6 +53,26 @@ class ConnectionRequest(BaseModel):
         if (self.skus is None) == (self.product_variations is None):
             raise ValueError("send either skus or product_variations")
         return self
+
+
+class WholeCellCatalog:
+    """The SKUs and product variations that exist in WholeCell, each read once and only if needed.
+
+    SKUs are those stock levels list (zero stock included); variations are those units carry
+    (a full inventory read, until the quantity-sync inventory mirror can answer instead).
+    """
+
+    def __init__(self, wholecell: WholeCellClient) -> None:
+        self.wholecell = wholecell
+
+    @cached_property
+    def skus(self) -> set[str]:
+        return {level.sku for level in self.wholecell.iter_stock_levels() if level.sku}
+
+    @cached_property
+    def variation_ids(self) -> set[int]:
+        return {unit.product_variation.id for unit in self.wholecell.iter_inventories()
+                if unit.product_variation.id is not None}
 
 
 def view(listing: Listing) -> ListingView:
@@ -108,17 +130,13 @@ class ListingService:
         except ValidationError as exc:
             fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
             raise BadRequest("invalid connection", fields) from None
-        wholecell = self.connections.wholecell_for(connection_id)
+        catalog = WholeCellCatalog(self.connections.wholecell_for(connection_id))
         if request.skus:
-            known = {level.sku for level in wholecell.iter_stock_levels() if level.sku}
-            unknown = [link.sku for link in request.skus if link.sku not in known]
+            unknown = [link.sku for link in request.skus if link.sku not in catalog.skus]
             if unknown:
                 raise BadRequest("unknown WholeCell SKUs", {"skus": f"not in WholeCell: {', '.join(unknown)}"})
         else:
-            wanted = {link.id for link in request.product_variations or []}
-            found = {unit.product_variation.id for unit in wholecell.iter_inventories()
-                     if unit.product_variation is not None} & wanted
-            missing = sorted(wanted - found)
+            missing = sorted({link.id for link in request.product_variations or []} - catalog.variation_ids)
             if missing:
                 raise BadRequest("unknown product variations",
                                  {"product_variations": f"not in WholeCell: {', '.join(map(str, missing))}"})
@@ -162,9 +180,7 @@ def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> 
     listings = list(service.repository.iter_all(connection_id))
     by_id = {listing.temu_sku_id: listing for listing in listings}
     by_goods_sku = {(listing.temu_goods_id, listing.seller_sku): listing for listing in listings}
-    wholecell = service.connections.wholecell_for(connection_id)
-    known_skus = {level.sku for level in wholecell.iter_stock_levels() if level.sku}
-    known_variations: set[int] | None = None
+    catalog = WholeCellCatalog(service.connections.wholecell_for(connection_id))
 
     results: dict[int, BulkRowResult] = {}
     plans: dict[int, list[tuple[int, SkuLink | VariationLink]]] = {}
@@ -174,14 +190,11 @@ def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> 
             factor = int(row.get("factor") or 1)
             if (row.get("wholecell_sku") or "").strip():
                 link: SkuLink | VariationLink = SkuLink(sku=row["wholecell_sku"], factor=factor)
-                if row["wholecell_sku"] not in known_skus:
+                if row["wholecell_sku"] not in catalog.skus:
                     raise ValueError(f"WholeCell SKU {row['wholecell_sku']!r} does not exist")
             else:
                 variation_id = int(row.get("product_variation_id") or 0)
-                if known_variations is None:
-                    known_variations = {u.product_variation.id for u in wholecell.iter_inventories()
-                                        if u.product_variation.id is not None}
-                if variation_id not in known_variations:
+                if variation_id not in catalog.variation_ids:
                     raise ValueError(f"product variation {variation_id} does not exist")
                 link = VariationLink(id=variation_id, factor=factor)
         except (ValueError, ValidationError) as exc:
