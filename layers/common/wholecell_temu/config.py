@@ -76,6 +76,13 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(30.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
     max_attempts: int = Field(4, alias="HTTP_MAX_ATTEMPTS", ge=1, le=10)
 
+    # Quantity sync: the inventory mirror is rebuilt, and Temu's own stock re-read, this often;
+    # incremental WholeCell reads start this far before the last change seen.
+    quantity_rebuild_minutes: int = Field(60, alias="QUANTITY_REBUILD_MINUTES", ge=5)
+    quantity_reassert_minutes: int = Field(60, alias="QUANTITY_REASSERT_MINUTES", ge=5)
+    wholecell_overlap_seconds: int = Field(120, alias="WHOLECELL_OVERLAP_SECONDS", ge=0, le=3600)
+    temu_push_workers: int = Field(4, alias="TEMU_PUSH_WORKERS", ge=1, le=32)
+
     # Run leases: a job for one connection never overlaps itself
     lease_seconds: int = Field(900, alias="RUN_LEASE_SECONDS", gt=0)
     run_log_retention_days: int = Field(30, alias="RUN_LOG_RETENTION_DAYS", gt=0)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from wholecell_temu.admin.diagnosis import Diagnosis, diagnose
 from wholecell_temu.admin.listings import BulkResult, ListingPage, ListingService, ListingView, bulk_connect, view
 from wholecell_temu.admin.models import (
     ConnectionList,
@@ -25,6 +26,7 @@ from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import ApiError
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.store.connections import ConflictError
+from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import ListingRepository
 
 
@@ -150,6 +152,10 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
     @app.get("/admin/connections/<connection_id>/listings/<temu_sku_id>", responses=responses())
     def get_listing(connection_id: str, temu_sku_id: int) -> ListingView:
         return view(listings().one(connection_id, temu_sku_id))
+
+    @app.get("/admin/connections/<connection_id>/listings/<temu_sku_id>/diagnosis", responses=responses())
+    def diagnose_listing(connection_id: str, temu_sku_id: int) -> Diagnosis:
+        return diagnose(service(), ListingRepository(), InventoryMirror(), connection_id, temu_sku_id)
 
     @app.put("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
     def connect_listing(connection_id: str, temu_sku_id: int) -> ListingView:

@@ -18,6 +18,7 @@ from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.wholecell import WholeCellClient
 
 PAGE_SIZE = 50
+OVERWRITTEN_ON_TEMU = "overwritten on Temu"
 
 
 class ListingView(BaseModel):
@@ -80,7 +81,8 @@ def view(listing: Listing) -> ListingView:
         temu_sku_id=listing.temu_sku_id, temu_goods_id=listing.temu_goods_id, seller_sku=listing.seller_sku,
         title=listing.title, spec=listing.spec, status=listing.status.value, connection=listing.connection,
         last_calculated=listing.last_calculated, last_pushed=listing.last_pushed,
-        last_pushed_at=listing.last_pushed_at, temu_quantity=listing.temu_quantity, flags=listing.flags,
+        last_pushed_at=listing.last_pushed_at, temu_quantity=listing.temu_quantity,
+        flags=[*listing.flags, *([OVERWRITTEN_ON_TEMU] if listing.overwritten_on_temu else [])],
     )
 
 

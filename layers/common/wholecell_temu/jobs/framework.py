@@ -10,6 +10,7 @@ neither a retry storm nor a DLQ flood.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,8 +72,11 @@ class JobContext:
     def wholecell(self) -> WholeCellClient:
         return clients.wholecell_client(self.settings, self.secrets, self.connection)
 
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
     def count(self, name: str, by: int = 1) -> None:
-        self.counts[name] = self.counts.get(name, 0) + by
+        with self._count_lock:  # jobs may count from worker threads
+            self.counts[name] = self.counts.get(name, 0) + by
 
 
 JobFn = Callable[[JobContext], None]

@@ -57,6 +57,7 @@ def run(context: JobContext, repository: ListingRepository | None = None) -> Non
             temu_sub_status=sku.sub_status,
             connection=auto_connection(seller_sku, wholecell_skus, before.connection if before else None),
             temu_quantity=sku.stock,
+            temu_quantity_seen_at=now,
             first_seen_at=before.first_seen_at if before else now,
             last_seen_at=now,
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.listings import ListingConnection, ListingStatus
 from wholecell_temu.store.tables import ListingModel
@@ -31,8 +33,10 @@ class Listing(BaseModel):
     last_pushed: int | None = None
     last_pushed_at: datetime | None = None
     temu_quantity: int | None = None
+    temu_quantity_seen_at: datetime | None = None
     last_error: str | None = None
     flags: list[str] = []
+    overwritten_on_temu: bool = False
     first_seen_at: datetime
     last_seen_at: datetime
 
@@ -59,8 +63,10 @@ def _to_listing(item: ListingModel) -> Listing:
         last_pushed=None if item.last_pushed is None else int(item.last_pushed),
         last_pushed_at=item.last_pushed_at,
         temu_quantity=None if item.temu_quantity is None else int(item.temu_quantity),
+        temu_quantity_seen_at=item.temu_quantity_seen_at,
         last_error=item.last_error,
         flags=list(item.flags or []),
+        overwritten_on_temu=bool(item.overwritten_on_temu),
         first_seen_at=item.first_seen_at,
         last_seen_at=item.last_seen_at,
     )
@@ -82,11 +88,26 @@ def _to_item(listing: Listing) -> ListingModel:
         last_pushed=listing.last_pushed,
         last_pushed_at=listing.last_pushed_at,
         temu_quantity=listing.temu_quantity,
+        temu_quantity_seen_at=listing.temu_quantity_seen_at,
         last_error=listing.last_error,
         flags=listing.flags or None,
+        overwritten_on_temu=listing.overwritten_on_temu or None,
         first_seen_at=listing.first_seen_at,
         last_seen_at=listing.last_seen_at,
     )
+
+
+@dataclass(frozen=True)
+class QuantityRecord:
+    """What one quantity-sync run learned about a listing at `at`; None fields stay as they are."""
+
+    temu_sku_id: int
+    calculated: int
+    at: datetime
+    pushed: bool = False  # Temu accepted `calculated` (clears the last error)
+    error: str | None = None  # the push failed
+    temu_quantity: int | None = None  # Temu's own value, when it was read
+    overwritten_on_temu: bool | None = None
 
 
 class ListingRepository:
@@ -135,5 +156,23 @@ class ListingRepository:
             else ListingModel.connection.remove(),
             ListingModel.temu_quantity.set(listing.temu_quantity) if listing.temu_quantity is not None
             else ListingModel.temu_quantity.remove(),
+            ListingModel.temu_quantity_seen_at.set(listing.last_seen_at),
             ListingModel.last_seen_at.set(listing.last_seen_at),
         ])
+
+    def record_quantity(self, connection_id: str, record: QuantityRecord) -> None:
+        """Write only quantity-sync fields, so an import running meanwhile keeps its own."""
+        model = ListingModel
+        actions: list[Action] = [model.last_calculated.set(record.calculated)]
+        temu_quantity = record.calculated if record.pushed else record.temu_quantity
+        if record.pushed:
+            actions += [model.last_pushed.set(record.calculated), model.last_pushed_at.set(record.at),
+                        model.last_error.remove()]
+        elif record.error is not None:
+            actions.append(model.last_error.set(record.error[:500]))
+        if temu_quantity is not None:
+            actions += [model.temu_quantity.set(temu_quantity), model.temu_quantity_seen_at.set(record.at)]
+        if record.overwritten_on_temu is not None:
+            actions.append(model.overwritten_on_temu.set(True) if record.overwritten_on_temu
+                           else model.overwritten_on_temu.remove())
+        model(connection_id, str(record.temu_sku_id)).update(actions=actions, condition=model.temu_sku_id.exists())

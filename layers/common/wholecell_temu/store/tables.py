@@ -83,6 +83,7 @@ class ListingModel(Model):
     temu_quantity_seen_at = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     flags = JSONAttribute(null=True)  # list of strings
+    overwritten_on_temu = BooleanAttribute(null=True)  # Temu showed more than we pushed (quantity sync)
     first_seen_at = UTCDateTimeAttribute()
     last_seen_at = UTCDateTimeAttribute()
 
@@ -125,20 +126,35 @@ class ShipmentModel(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-class InventoryUnitModel(Model):
-    """Mirror of one WholeCell unit, enough to compute quantities without a full read."""
+class InventoryMirrorModel(Model):
+    """Per-connection mirror of what quantities need from WholeCell, so a run reads only changes.
+
+    Three kinds of item share a partition, told apart by the sort key's prefix:
+    `u#<unit id>` a unit, `o#<order id>` an outstanding sales order, `#state` the mirror's
+    watermarks (written with a version condition).
+    """
 
     class Meta(_Meta):
         pass
 
     connection_id = UnicodeAttribute(hash_key=True)
-    unit_id = UnicodeAttribute(range_key=True)
-    sku = UnicodeAttribute(null=True)
-    product_variation_id = NumberAttribute(null=True)
+    mirror_key = UnicodeAttribute(range_key=True)
+    # units and orders
     status = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)  # WholeCell's updated_at
+    # units
+    sku = UnicodeAttribute(null=True)
+    variation_id = NumberAttribute(null=True)
     warehouse = UnicodeAttribute(null=True)
-    committed = BooleanAttribute(default=False)
-    updated_at = UTCDateTimeAttribute()
+    order_id = NumberAttribute(null=True)  # the sales order the unit is committed to
+    # orders
+    items = JSONAttribute(null=True)  # [[sku, variation_id, quantity], ...]
+    order_number = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    external_reference = UnicodeAttribute(null=True)
+    # state
+    state = JSONAttribute(null=True)
+    version = NumberAttribute(null=True)
 
 
 class RunModel(Model):
@@ -174,7 +190,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "listings_table": ListingModel,
     "orders_table": OrderModel,
     "shipments_table": ShipmentModel,
-    "inventory_table": InventoryUnitModel,
+    "inventory_table": InventoryMirrorModel,
     "runs_table": RunModel,
 }
 

@@ -182,6 +182,9 @@ class WholeCellClient:
             if listing.page != page:  # an ignored `page` would otherwise loop over page 1 forever
                 raise WholeCellApiError(f"asked for page {page}, got page {listing.page}",
                                         error_class=ErrorClass.FIX_REQUEST, operation=operation)
+            if not listing.data and listing.page < listing.pages:  # the walk ended early: never a full read
+                raise WholeCellApiError(f"page {page} of {listing.pages} came back empty",
+                                        error_class=ErrorClass.RETRYABLE, operation=operation)
             yield from listing.data
             if listing.is_last:
                 return

@@ -1,0 +1,346 @@
+"""Quantity sync: WholeCell's calculated quantity to every connected, active Temu listing.
+
+One run for one connection:
+
+1. Read WholeCell into the inventory mirror. Normally only what changed: units and sales
+   orders with `updated_at` after the last change seen, minus an overlap. A full rebuild
+   (units of the counted statuses, orders of the outstanding statuses) runs on a slower
+   cadence, on the first run and whenever the settings the mirror was built for change.
+   Every read completes before anything is written: a read that fails or ends early
+   raises, so nothing is pushed from it — never zeros.
+2. Compute each listing's quantity from the mirror (domain.quantities).
+3. Push only what differs from what was last pushed (or failed last time), one
+   `bg.local.goods.stock.edit` per goods with absolute targets, and record each SKU's
+   outcome. Periodically Temu's own stock is read first: a listing whose Temu value moved
+   is re-asserted, and flagged `overwritten on Temu` when it went up without us.
+
+`dry_run` (or inventory sync turned off, on a manual run) computes and records the
+quantities that would be pushed and pushes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from wholecell_temu.domain.listings import ListingStatus
+from wholecell_temu.domain.quantities import (
+    CountingRules,
+    MirrorOrder,
+    MirrorOrderItem,
+    MirrorUnit,
+    StockBook,
+    listing_quantity,
+    needs_push,
+    overwritten_on_temu,
+)
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.listing_import import read_temu_skus
+from wholecell_temu.observability import logger, metrics
+from wholecell_temu.store.inventory import InventoryMirror, Mirror, MirrorChanges, MirrorState
+from wholecell_temu.store.listings import Listing, ListingRepository, QuantityRecord
+from wholecell_temu.wholecell import InventoryUnit, SalesOrder, WholeCellClient
+
+CLOCK_SKEW = timedelta(minutes=5)  # first watermark: this long before the run started (our clock)
+MAX_CONSECUTIVE_PUSH_FAILURES = 5  # Temu keeps failing after its own retries: stop, retry next run
+
+
+def to_mirror_unit(unit: InventoryUnit) -> MirrorUnit:
+    return MirrorUnit(unit_id=unit.id, sku=unit.sku, variation_id=unit.product_variation.id, status=unit.status,
+                      warehouse=unit.warehouse_name, order_id=unit.order_id)
+
+
+def to_mirror_order(order: SalesOrder) -> MirrorOrder:
+    items = tuple(MirrorOrderItem(item.sku or None, item.product_variation_id, item.quantity)
+                  for item in order.order_items)
+    return MirrorOrder(order_id=order.id, status=order.status, items=items, order_number=order.order_number,
+                       channel=order.channel, external_reference=order.external_reference)
+
+
+def settings_fingerprint(inventory_statuses: Iterable[str], outstanding: Iterable[str] | None) -> str:
+    """What the mirror's content depends on: which unit statuses and order statuses it keeps."""
+    basis = json.dumps([sorted(inventory_statuses), None if outstanding is None else sorted(outstanding)])
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+@dataclass
+class WholeCellRead:
+    """The result of reading WholeCell for one run, not yet written."""
+
+    units: dict[int, MirrorUnit]
+    orders: dict[int, MirrorOrder]
+    changes: MirrorChanges = field(default_factory=MirrorChanges)
+    state: MirrorState = field(default_factory=MirrorState)
+    rebuild_reason: str | None = None
+
+
+class MirrorReader:
+    """Brings a connection's mirror up to date from WholeCell (in memory; `commit` writes it)."""
+
+    def __init__(self, context: JobContext, mirror: Mirror, now: datetime) -> None:
+        self.context = context
+        self.settings = context.connection.settings
+        self.mirror = mirror
+        self.now = now
+        self.overlap = timedelta(seconds=context.settings.wholecell_overlap_seconds)
+
+    @property
+    def wholecell(self) -> WholeCellClient:
+        return self.context.wholecell
+
+    def rebuild_reason(self) -> str | None:
+        state = self.mirror.state
+        fingerprint = settings_fingerprint(self.settings.inventory_statuses, self.settings.outstanding_order_statuses)
+        if state.rebuilt_at is None or state.units_watermark is None or state.orders_watermark is None:
+            return "first run"
+        if state.fingerprint != fingerprint:
+            return "inventory or outstanding statuses changed"
+        if self.now - state.rebuilt_at >= timedelta(minutes=self.context.settings.quantity_rebuild_minutes):
+            return "scheduled rebuild"
+        return None
+
+    def read(self) -> WholeCellRead:
+        state = self.mirror.state
+        units = dict(self.mirror.units)
+        orders = dict(self.mirror.orders)
+        reason = self.rebuild_reason()
+        open_statuses = list(state.open_statuses)
+        if reason is not None:
+            open_statuses, units, orders = self._rebuild(units)
+            state = state.model_copy(update={
+                "rebuilt_at": self.now, "open_statuses": open_statuses,
+                "fingerprint": settings_fingerprint(self.settings.inventory_statuses,
+                                                    self.settings.outstanding_order_statuses)})
+        rules = CountingRules.from_settings(self.settings, open_statuses)
+        start = self.now - CLOCK_SKEW
+        orders_since = state.orders_watermark or start
+        units_since = state.units_watermark or start
+        newest_order = self._read_changed_orders(orders, rules, orders_since - self.overlap)
+        newest_unit = self._read_changed_units(units, orders, rules, units_since - self.overlap)
+        state = state.model_copy(update={"orders_watermark": max(orders_since, newest_order or orders_since),
+                                         "units_watermark": max(units_since, newest_unit or units_since)})
+        read = WholeCellRead(units, orders, state=state, rebuild_reason=reason)
+        read.changes = self._diff(read)
+        return read
+
+    def _rebuild(self, previous: dict[int, MirrorUnit]
+                 ) -> tuple[list[str], dict[int, MirrorUnit], dict[int, MirrorOrder]]:
+        """Every unit of the counted statuses and every order of the outstanding statuses."""
+        self.context.count("rebuilds")
+        if self.settings.outstanding_order_statuses is None:
+            open_statuses = sorted(s.title for s in self.wholecell.sales_order_statuses() if s.open)
+        else:
+            open_statuses = list(self.mirror.state.open_statuses)
+        rules = CountingRules.from_settings(self.settings, open_statuses)
+        units: dict[int, MirrorUnit] = {}
+        for status in sorted(rules.inventory_statuses):
+            for read in self.wholecell.iter_inventories(status=status):
+                units[read.id] = to_mirror_unit(read)
+                self.context.count("units_read")
+        orders: dict[int, MirrorOrder] = {}
+        for status in sorted(rules.outstanding_statuses):
+            for order in self.wholecell.iter_sales_orders(status=status):
+                orders[order.id] = to_mirror_order(order)
+                self.context.count("orders_read")
+        # Units committed to a still-outstanding order keep offsetting it, whatever their status
+        # (a status outside the counted ones is not read by the rebuild).
+        for unit_id, kept in previous.items():
+            if unit_id not in units and kept.order_id in orders:
+                units[unit_id] = kept
+        return open_statuses, units, orders
+
+    def _read_changed_orders(self, orders: dict[int, MirrorOrder], rules: CountingRules,
+                             since: datetime) -> datetime | None:
+        newest: datetime | None = None
+        for order in self.wholecell.iter_sales_orders(updated_at_gt=since):
+            self.context.count("orders_read")
+            newest = max(newest or order.updated_at, order.updated_at)
+            if order.status in rules.outstanding_statuses:
+                orders[order.id] = to_mirror_order(order)
+            else:
+                orders.pop(order.id, None)
+        return newest
+
+    def _read_changed_units(self, units: dict[int, MirrorUnit], orders: dict[int, MirrorOrder],
+                            rules: CountingRules, since: datetime) -> datetime | None:
+        newest: datetime | None = None
+        for changed in self.wholecell.iter_inventories(updated_at_gt=since):
+            self.context.count("units_read")
+            newest = max(newest or changed.updated_at, changed.updated_at)
+            unit = to_mirror_unit(changed)
+            if unit.status in rules.inventory_statuses or unit.order_id in orders:
+                units[unit.unit_id] = unit
+            else:
+                units.pop(unit.unit_id, None)
+        return newest
+
+    def _diff(self, read: WholeCellRead) -> MirrorChanges:
+        before = self.mirror
+        changes = MirrorChanges(
+            put_units=[u for uid, u in read.units.items() if before.units.get(uid) != u],
+            delete_units=[uid for uid in before.units if uid not in read.units],
+            put_orders=[o for oid, o in read.orders.items() if before.orders.get(oid) != o],
+            delete_orders=[oid for oid in before.orders if oid not in read.orders],
+        )
+        return changes
+
+
+@dataclass(frozen=True)
+class Push:
+    listing: Listing
+    quantity: int
+    temu_quantity: int | None
+    overwritten: bool | None
+
+
+@dataclass
+class Plan:
+    pushes: dict[int, list[Push]] = field(default_factory=lambda: defaultdict(list))  # by goods id
+    records: list[QuantityRecord] = field(default_factory=list)  # record-only updates
+
+
+def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rules: CountingRules, *,
+         temu_stock: dict[int, int] | None, now: datetime) -> Plan:
+    """What to push and what to record, for every listing of the connection."""
+    result = Plan()
+    for listing in listings:
+        if listing.connection is None:
+            context.count("not_connected")
+            continue
+        if listing.status is ListingStatus.ENDED:
+            context.count("ended")
+            continue
+        context.count("connected_active")
+        quantity = listing_quantity(listing.connection, book, rules).quantity
+        temu_value = temu_stock.get(listing.temu_sku_id) if temu_stock is not None else None
+        overwritten = None
+        differs = False
+        if temu_stock is not None and listing.last_pushed is not None and temu_value is not None:
+            differs = temu_value != listing.last_pushed
+            overwritten = overwritten_on_temu(temu_value, listing.last_pushed)
+            if overwritten:
+                context.count("overwritten_on_temu")
+            if differs:
+                context.count("temu_differs")
+        if needs_push(quantity, listing.last_pushed, listing.last_error, differs):
+            result.pushes[listing.temu_goods_id].append(Push(listing, quantity, temu_value, overwritten))
+        elif (quantity != listing.last_calculated or (temu_value is not None and temu_value != listing.temu_quantity)
+              or (overwritten is not None and overwritten != listing.overwritten_on_temu)):
+            result.records.append(QuantityRecord(listing.temu_sku_id, quantity, now, temu_quantity=temu_value,
+                                                 overwritten_on_temu=overwritten))
+    return result
+
+
+class Pusher:
+    """Sends one stock edit per goods and records every SKU's outcome."""
+
+    def __init__(self, context: JobContext, listings: ListingRepository, now: datetime) -> None:
+        self.context = context
+        self.listings = listings
+        self.now = now
+        self.connection_id = context.connection.connection_id
+        self.consecutive_failures = 0
+        self._lock = threading.Lock()
+
+    def push_goods(self, goods_id: int, pushes: list[Push]) -> None:
+        if self.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
+            return  # Temu is failing: leave the rest for the next run (last_pushed unchanged)
+        try:
+            result = self.context.temu.edit_stock(goods_id, [(p.listing.temu_sku_id, p.quantity) for p in pushes])
+        except ExternalApiError as exc:
+            if exc.error_class is ErrorClass.REAUTHORIZE:
+                raise
+            with self._lock:
+                self.consecutive_failures = self.consecutive_failures + 1 if exc.retryable else 0
+            self.context.count("push_failed", len(pushes))
+            metrics.add_metric(name="QuantityPushFailed", unit=MetricUnit.Count, value=len(pushes))
+            for push in pushes:
+                self._record(push, error=f"Temu rejected the stock update: {exc}")
+            return
+        with self._lock:
+            self.consecutive_failures = 0
+        self.context.count("goods_written")
+        failed = {status.sku_id: status for status in result.failed}
+        succeeded = set(result.succeeded_sku_ids)
+        for push in pushes:
+            sku_id = push.listing.temu_sku_id
+            if sku_id in succeeded:
+                self.context.count("pushed")
+                self._record(push, pushed=True)
+            else:
+                status = failed.get(sku_id)
+                reason = (f"{status.error_msg or 'failed'} (code {status.error_code})" if status
+                          else "Temu did not report this SKU")
+                self.context.count("push_failed")
+                self._record(push, error=f"Temu rejected the stock update: {reason}")
+
+    def _record(self, push: Push, *, pushed: bool = False, error: str | None = None) -> None:
+        overwritten = push.overwritten
+        if pushed and overwritten is None and push.listing.overwritten_on_temu:
+            overwritten = True  # keep the flag until a re-read shows Temu holding our value
+        self.listings.record_quantity(self.connection_id, QuantityRecord(
+            push.listing.temu_sku_id, push.quantity, self.now, pushed=pushed, error=error,
+            temu_quantity=push.temu_quantity, overwritten_on_temu=overwritten))
+
+
+def run(context: JobContext, mirror_store: InventoryMirror | None = None,
+        listings: ListingRepository | None = None) -> None:
+    mirror_store = mirror_store or InventoryMirror()
+    listings = listings or ListingRepository()
+    settings = context.connection.settings
+    connection_id = context.connection.connection_id
+    now = datetime.now(UTC)
+    dry_run = settings.dry_run or not settings.inventory_sync_enabled
+
+    mirror = mirror_store.load(connection_id)
+    read = MirrorReader(context, mirror, now).read()  # raises on any failed or incomplete read
+    if read.rebuild_reason:
+        logger.info("inventory mirror rebuilt", extra={"reason": read.rebuild_reason})
+    mirror_store.apply(connection_id, read.changes, now)
+    state = mirror_store.save_state(connection_id, read.state)
+    context.count("mirror_writes", len(read.changes))
+
+    rules = CountingRules.from_settings(settings, state.open_statuses)
+    book = StockBook.build(read.units.values(), read.orders.values(), rules)
+    temu_stock = None
+    reassert_due = (context.run.trigger == "manual" or state.reasserted_at is None  # "sync now" checks Temu too
+                    or now - state.reasserted_at >= timedelta(minutes=context.settings.quantity_reassert_minutes))
+    if reassert_due and not dry_run:
+        temu_stock = {sku_id: sku.stock for sku_id, sku in read_temu_skus(context).items() if sku.stock is not None}
+        context.count("temu_stock_read", len(temu_stock))
+    work = plan(context, listings.iter_all(connection_id), book, rules, temu_stock=temu_stock, now=now)
+
+    for record in work.records:
+        listings.record_quantity(connection_id, record)
+    to_push = sum(len(p) for p in work.pushes.values())
+    if dry_run:
+        context.count("would_push", to_push)
+        for pushes in work.pushes.values():
+            for push in pushes:
+                listings.record_quantity(connection_id, QuantityRecord(push.listing.temu_sku_id, push.quantity, now))
+        logger.info("dry run: nothing pushed", extra={"would_push": to_push})
+        return
+
+    pusher = Pusher(context, listings, now)
+    with ThreadPoolExecutor(max_workers=context.settings.temu_push_workers) as pool:
+        for future in [pool.submit(pusher.push_goods, goods_id, pushes) for goods_id, pushes in work.pushes.items()]:
+            future.result()
+    if pusher.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
+        raise ExternalApiError("Temu kept failing stock updates; the rest is retried next run",
+                               error_class=ErrorClass.RETRYABLE, operation="bg.local.goods.stock.edit")
+    if temu_stock is not None:
+        mirror_store.save_state(connection_id, state.model_copy(update={"reasserted_at": now}))
+    metrics.add_metric(name="QuantityPushed", unit=MetricUnit.Count, value=context.counts.get("pushed", 0))
+    if context.counts.get("overwritten_on_temu"):
+        metrics.add_metric(name="ListingOverwrittenOnTemu", unit=MetricUnit.Count,
+                           value=context.counts["overwritten_on_temu"])
+    logger.info("quantity sync done", extra={"counts": context.counts})

@@ -1,0 +1,168 @@
+"""The quantity formula: statuses, warehouses, committed units, outstanding, pooling, factors, buffer, cap."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink, VariationLink
+from wholecell_temu.domain.quantities import (
+    CountingRules,
+    MirrorOrder,
+    MirrorOrderItem,
+    MirrorUnit,
+    StockBook,
+    closed_statuses_counted,
+    listing_quantity,
+    needs_push,
+    overwritten_on_temu,
+    why_not_pushed,
+)
+from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
+
+RULES = CountingRules(inventory_statuses=frozenset({"Available", "Ready"}), warehouses=frozenset({"Main"}),
+                      outstanding_statuses=frozenset({"Open"}))
+
+_next_id = iter(range(1, 10**9))
+
+
+def unit(sku: str | None, *, variation: int | None = None, status: str = "Available", warehouse: str = "Main",
+         order: int | None = None) -> MirrorUnit:
+    return MirrorUnit(next(_next_id), sku, variation, status, warehouse, order)
+
+
+def order(order_id: int, *items: tuple[str | None, int | None, int], status: str = "Open") -> MirrorOrder:
+    return MirrorOrder(order_id, status, tuple(MirrorOrderItem(s, v, q) for s, v, q in items))
+
+
+def skus(*links: tuple[str, int]) -> ListingConnection:
+    return ListingConnection(mode="manual", skus=[SkuLink(sku=s, factor=f) for s, f in links])
+
+
+def quantity(units: list[MirrorUnit], orders: list[MirrorOrder], connection: ListingConnection,
+             rules: CountingRules = RULES) -> int:
+    return listing_quantity(connection, StockBook.build(units, orders, rules), rules).quantity
+
+
+def test_only_chosen_statuses_and_warehouses_count() -> None:
+    units = [unit("A"), unit("A", status="Ready"), unit("A", status="Sold"), unit("A", warehouse="Returns"),
+             unit("B")]
+    assert quantity(units, [], skus(("A", 1))) == 2
+
+
+def test_every_warehouse_counts_when_none_chosen() -> None:
+    rules = CountingRules(frozenset({"Available"}), None, frozenset({"Open"}))
+    assert quantity([unit("A"), unit("A", warehouse="Returns")], [], skus(("A", 1)), rules) == 2
+
+
+def test_committed_units_are_not_available() -> None:
+    units = [unit("A"), unit("A"), unit("A", order=99)]
+    assert quantity(units, [], skus(("A", 1))) == 2
+
+
+def test_outstanding_counts_open_orders_only_and_committed_units_offset_it() -> None:
+    units = [unit("A") for _ in range(5)] + [unit("A", order=1, status="Sold")]
+    orders = [order(1, ("A", None, 2)),  # one of two already committed: 1 outstanding
+              order(2, ("A", None, 1)),  # 1 outstanding
+              order(3, ("A", None, 4), status="Shipped")]  # not an outstanding status
+    book = StockBook.build(units, orders, RULES)
+    assert book.for_sku("A") == (5, 2, {1: 1, 2: 1})
+    assert quantity(units, orders, skus(("A", 1))) == 3
+
+
+def test_fully_committed_order_has_nothing_outstanding() -> None:
+    units = [unit("A"), unit("A", order=7), unit("A", order=7)]
+    assert quantity(units, [order(7, ("A", None, 2))], skus(("A", 1))) == 1
+
+
+def test_negative_calculated_contributes_zero_not_less() -> None:
+    units = [unit("A"), unit("B"), unit("B")]
+    orders = [order(1, ("A", None, 5))]
+    assert quantity(units, orders, skus(("A", 1), ("B", 1))) == 2
+
+
+def test_several_skus_pool_and_factors_floor_each() -> None:
+    units = [unit("A") for _ in range(5)] + [unit("B") for _ in range(3)]
+    assert quantity(units, [], skus(("A", 1), ("B", 1))) == 8
+    assert quantity(units, [], skus(("A", 2), ("B", 2))) == 2 + 1  # floor(5/2) + floor(3/2)
+
+
+def test_buffer_cap_and_clamp() -> None:
+    units = [unit("A") for _ in range(10)]
+    rules = CountingRules(RULES.inventory_statuses, RULES.warehouses, RULES.outstanding_statuses, buffer=3, cap=5)
+    assert quantity(units, [], skus(("A", 1)), rules) == 5
+    rules = CountingRules(RULES.inventory_statuses, RULES.warehouses, RULES.outstanding_statuses, buffer=30)
+    assert quantity(units, [], skus(("A", 1)), rules) == 0
+
+
+def test_variation_counts_its_own_units_and_items_naming_it() -> None:
+    units = [unit("A", variation=1), unit("A", variation=1), unit("A", variation=2), unit("A", variation=2),
+             unit("A", variation=2)]
+    orders = [order(1, ("A", 2, 1)), order(2, ("A", None, 1))]  # order 2 names only the shared SKU
+    connection = ListingConnection(mode="manual", product_variations=[VariationLink(id=2)])
+    assert quantity(units, orders, connection) == 3 - 1  # SKU-only item is not this variation's
+    assert quantity(units, orders, skus(("A", 1))) == 5 - 2
+
+
+def test_variation_takes_sku_items_when_its_sku_has_no_other_variation() -> None:
+    units = [unit("C", variation=9) for _ in range(4)]
+    orders = [order(1, ("C", None, 1)), order(2, ("C", 9, 1))]
+    connection = ListingConnection(mode="manual", product_variations=[VariationLink(id=9, factor=1)])
+    assert quantity(units, orders, connection) == 2
+
+
+def test_units_without_sku_still_count_for_their_variation() -> None:
+    units = [unit(None, variation=5), unit(None, variation=5)]
+    connection = ListingConnection(mode="manual", product_variations=[VariationLink(id=5)])
+    assert quantity(units, [], connection) == 2
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["Available", "Sold"]),
+                          st.sampled_from(["Main", "Other"]), st.booleans()), max_size=40),
+       st.integers(0, 20), st.integers(1, 4), st.integers(0, 5), st.one_of(st.none(), st.integers(0, 30)))
+def test_formula_matches_a_direct_count(raw: list[tuple[str, str, str, bool]], ordered: int, factor: int,
+                                        buffer: int, cap: int | None) -> None:
+    units = [unit(s, status=st_, warehouse=w, order=1 if committed else None) for s, st_, w, committed in raw]
+    rules = CountingRules(frozenset({"Available"}), frozenset({"Main"}), frozenset({"Open"}), buffer, cap)
+    orders = [order(1, ("A", None, ordered))]
+    available = sum(1 for s, st_, w, c in raw if s == "A" and st_ == "Available" and w == "Main" and not c)
+    committed = sum(1 for s, _st, _w, c in raw if s == "A" and c)
+    expected = max(0, available - max(0, ordered - committed)) // factor - buffer
+    expected = max(0, min(QUANTITY_MAX, min(expected, cap) if cap is not None else expected))
+    assert quantity(units, orders, skus(("A", factor)), rules) == expected
+
+
+def test_never_pushed_when_unconnected_ended_or_sync_off() -> None:
+    on = ConnectionSettings(inventory_sync_enabled=True)
+    connected = skus(("A", 1))
+    assert why_not_pushed(ListingStatus.ACTIVE, None, on) == "not connected"
+    assert why_not_pushed(ListingStatus.ENDED, connected, on) == "ended on Temu"
+    assert why_not_pushed(ListingStatus.ACTIVE, connected, ConnectionSettings()) == "inventory sync is off"
+    assert why_not_pushed(ListingStatus.ACTIVE, connected, on) is None
+
+
+def test_push_only_what_changed_failed_or_drifted() -> None:
+    assert not needs_push(5, 5, None, temu_differs=False)
+    assert needs_push(4, 5, None, temu_differs=False)
+    assert needs_push(5, None, None, temu_differs=False)
+    assert needs_push(5, 5, "Temu rejected", temu_differs=False)
+    assert needs_push(5, 5, None, temu_differs=True)
+
+
+def test_overwritten_only_when_temu_shows_more_than_pushed() -> None:
+    assert overwritten_on_temu(7, 5)
+    assert not overwritten_on_temu(3, 5)  # orders lower Temu's stock
+    assert not overwritten_on_temu(5, 5)
+    assert not overwritten_on_temu(7, None)
+
+
+def test_warns_when_shipped_or_cancelled_statuses_count_as_outstanding() -> None:
+    settings = ConnectionSettings(order_status_map={"1": "Open", "3": "Canceled", "4": "Open"})
+    warnings = closed_statuses_counted(settings, ["Open"])
+    assert len(warnings) == 1 and "Temu status 4 (shipped)" in warnings[0]
+    assert closed_statuses_counted(settings, ["Pending"]) == []
+
+
+def test_counting_rules_fall_back_to_wholecell_open_statuses() -> None:
+    assert CountingRules.from_settings(ConnectionSettings(), ["Open", "New"]).outstanding_statuses == {"Open", "New"}
+    explicit = ConnectionSettings(outstanding_order_statuses=["Awaiting"])
+    assert CountingRules.from_settings(explicit, ["Open"]).outstanding_statuses == {"Awaiting"}
