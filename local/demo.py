@@ -147,6 +147,47 @@ class Demo:
             raise RuntimeError("manual connection not stored")
         self.summary["listings_connected"] += 1
 
+    def sync_quantities(self) -> None:
+        assert self.stack.temu is not None and self.stack.wholecell is not None
+        base = f"/admin/connections/{self.connection_id}"
+        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
+        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        self.summary["quantities_pushed"] += counts.get("pushed", 0)
+        self.say(f"read {counts.get('units_read', 0)} WholeCell units, pushed {counts.get('pushed', 0)} quantities "
+                 f"in {counts.get('goods_written', 0)} Temu stock updates (one per goods)")
+        temu_stock = self.stack.temu.state.stock(self.mall_id)
+        for item in self.api("GET", f"{base}/listings?connected=true", 200)["items"]:
+            shown = temu_stock[item["temu_sku_id"]]
+            if item["status"] == "active" and shown != item["last_pushed"]:
+                raise RuntimeError(f"Temu shows {shown} for {item['seller_sku']}, pushed {item['last_pushed']}")
+            self.say(f"  {item['seller_sku']:<18} calculated {item['last_calculated']!s:>3}  Temu shows {shown:>3}")
+
+        # a unit sells elsewhere: the next run pushes only that listing
+        units = self.stack.wholecell.state.list_units(WHOLECELL_APP[0], {"status": "Available"})
+        sold = next(u for u in units if u["product_variation"]["sku"] == "IP13-128-BLU-A")
+        self.stack.wholecell.state.set_unit_status(WHOLECELL_APP[0], [sold["id"]], "Sold")
+        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
+        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        if counts.get("pushed", 0) != 1:
+            raise RuntimeError(f"expected exactly one push after one unit sold, got {counts}")
+        self.summary["quantities_pushed"] += 1
+        self.say(f"one IP13-128-BLU-A unit sold in WholeCell: the next run read only units changed since the last "
+                 f"(with a 2-minute overlap: {counts.get('units_read', 0)} here, all seeded a moment ago) and "
+                 "pushed 1 quantity")
+
+    def diagnose(self) -> None:
+        base = f"/admin/connections/{self.connection_id}/listings"
+        listing = next(i for i in self.api("GET", f"{base}?q=IP13-128-BLK-B", 200)["items"])
+        diagnosis = self.api("GET", f"{base}/{listing['temu_sku_id']}/diagnosis", 200)
+        self.say(f"why does Temu show {diagnosis['temu_quantity']} for IP13-128-BLK-B?")
+        for check in diagnosis["checks"]:
+            self.say(f"  [{check['status']}] {check['check']}: {check['detail']}")
+        for link in diagnosis["links"]:
+            groups = ", ".join(f"{g['units']} {g['status']}@{g['warehouse']}{'' if g['counted'] else ' (not counted)'}"
+                               for g in link["units"])
+            self.say(f"  {link['ref']}: available {link['available']} - outstanding {link['outstanding']} "
+                     f"= {link['calculated']} ({groups})")
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
@@ -155,6 +196,8 @@ class Demo:
             self.stage("Configure the connection", self.configure)
             self.stage("Import Temu listings and connect them by SKU", self.import_listings)
             self.stage("Connect a listing by hand", self.connect_by_hand)
+            self.stage("Push WholeCell quantities to Temu", self.sync_quantities)
+            self.stage("Explain a listing's quantity", self.diagnose)
 
 
 def main() -> int:
