@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ class JobMessage(BaseModel):
     queued_key: str | None = None  # set when a run record was created at enqueue time
 
 
+CONTINUATION = "continuation"  # trigger of a follow-up run a job asked for
+
+
 class JobSkipped(Exception):
     """The job decided not to run for a stated reason (recorded as `skipped`)."""
 
@@ -63,6 +67,8 @@ class JobContext:
     secrets: SecretStore
     runs: RunLog
     counts: Counts = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() by which the invocation must be done
+    continuation_requested: bool = False
 
     @cached_property
     def temu(self) -> TemuClient:
@@ -73,6 +79,14 @@ class JobContext:
         return clients.wholecell_client(self.settings, self.secrets, self.connection)
 
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def seconds_left(self) -> float:
+        """Time left in this invocation (unbounded outside Lambda)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def continue_later(self) -> None:
+        """Ask for another run right after this one (work left over when time ran short)."""
+        self.continuation_requested = True
 
     def count(self, name: str, by: int = 1) -> None:
         with self._count_lock:  # jobs may count from worker threads
@@ -153,7 +167,7 @@ def _record_token_health(connection: Connection) -> None:
         metrics.add_metric(name="TokenDaysToExpiry", unit=MetricUnit.Count, value=round(days, 2))
 
 
-def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | None:
+def execute(services: Services, message: JobMessage, job_fn: JobFn, deadline: float | None = None) -> Run | None:
     """Run one job for one connection; returns the finished run (None if the connection is gone).
 
     Raises for failures that SQS should retry (and finally dead-letter).
@@ -176,7 +190,7 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | Non
             ConnectionStatus.DISABLED: "the connection is disabled",
         }[connection.status]
         return services.runs.finish(run, Outcome.SKIPPED, reason=reason)
-    if message.trigger == "schedule" and not connection.settings.job_enabled(job):
+    if message.trigger != "manual" and not connection.settings.job_enabled(job):
         return services.runs.finish(run, Outcome.SKIPPED, reason=f"{job} is turned off in the settings")
     _record_token_health(connection)
 
@@ -184,7 +198,7 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | Non
         return services.runs.finish(run, Outcome.SKIPPED, reason="another run of this job is in progress")
     try:
         run = services.runs.mark_running(run)
-        context = JobContext(services.settings, connection, run, services.secrets, services.runs)
+        context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline)
         try:
             job_fn(context)
         except JobSkipped as skipped:
@@ -202,6 +216,10 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | Non
             services.runs.finish(run, Outcome.FAILED, context.counts, f"{type(exc).__name__}: {exc}")
             raise
         metrics.add_metric(name=f"{job}_succeeded", unit=MetricUnit.Count, value=1)
+        if context.continuation_requested:
+            enqueue(services, job, connection.connection_id, trigger=CONTINUATION, queued_key=None)
+            reason = "time ran short: the rest continues in a follow-up run"
+            return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, reason)
         return services.runs.finish(run, Outcome.SUCCEEDED, context.counts)
     finally:
         services.runs.release_lease(connection.connection_id, job, run.run_id)
@@ -210,6 +228,7 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn) -> Run | Non
 def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:
     """The Lambda entry for a job: a schedule tick fans out, an SQS batch runs connections."""
     services = Services.cached
+    invocation: dict[str, float | None] = {"deadline": None}
 
     def record_handler(record: SQSRecord) -> None:
         try:
@@ -218,9 +237,11 @@ def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any],
             raise ValueError(f"poison message {record.message_id}: {exc}") from exc  # → retries → DLQ
         if message.job != job:
             raise ValueError(f"message for job {message.job!r} on the {job} queue")
-        execute(services(), message, job_fn)
+        execute(services(), message, job_fn, invocation["deadline"])
 
     def handle(event: dict[str, Any], context: Any) -> Any:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        invocation["deadline"] = time.monotonic() + remaining() / 1000 if callable(remaining) else None
         if "Records" in event:
             processor = BatchProcessor(event_type=EventType.SQS)
             return process_partial_response(event=event, record_handler=record_handler,

@@ -52,6 +52,7 @@ from wholecell_temu.wholecell import InventoryUnit, SalesOrder, WholeCellClient
 
 CLOCK_SKEW = timedelta(minutes=5)  # first watermark: this long before the run started (our clock)
 MAX_CONSECUTIVE_PUSH_FAILURES = 5  # Temu keeps failing after its own retries: stop, retry next run
+PUSH_TIME_RESERVE = 60.0  # seconds kept free at the end of an invocation: stop pushing, continue next run
 
 
 def to_mirror_unit(unit: InventoryUnit) -> MirrorUnit:
@@ -254,6 +255,9 @@ class Pusher:
     def push_goods(self, goods_id: int, pushes: list[Push]) -> None:
         if self.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
             return  # Temu is failing: leave the rest for the next run (last_pushed unchanged)
+        if self.context.seconds_left() < PUSH_TIME_RESERVE:
+            self.context.count("deferred", len(pushes))  # still differs from last_pushed: the next run sends it
+            return
         try:
             result = self.context.temu.edit_stock(goods_id, [(p.listing.temu_sku_id, p.quantity) for p in pushes])
         except ExternalApiError as exc:
@@ -337,6 +341,8 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     if pusher.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
         raise ExternalApiError("Temu kept failing stock updates; the rest is retried next run",
                                error_class=ErrorClass.RETRYABLE, operation="bg.local.goods.stock.edit")
+    if context.counts.get("deferred"):
+        context.continue_later()
     if temu_stock is not None:
         mirror_store.save_state(connection_id, state.model_copy(update={"reasserted_at": now}))
     metrics.add_metric(name="QuantityPushed", unit=MetricUnit.Count, value=context.counts.get("pushed", 0))

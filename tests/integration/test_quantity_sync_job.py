@@ -1,0 +1,218 @@
+"""The quantity-sync job against moto's DynamoDB with scripted Temu and WholeCell clients:
+push outcomes, deferral when time runs short, the Temu-failure cut-off, rebuilds and the fail-safe."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from wholecell_temu.config import load_settings
+from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.domain.listings import TEMU_SKU_ACTIVE, ListingConnection, ListingStatus, SkuLink
+from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.errors import ErrorClass
+from wholecell_temu.jobs import quantity_sync
+from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.store.inventory import InventoryMirror
+from wholecell_temu.store.listings import Listing, ListingRepository
+from wholecell_temu.store.runs import Outcome, Run
+from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, bind_tables
+from wholecell_temu.temu.errors import TemuApiError
+from wholecell_temu.temu.models import Sku, StockEditResult
+from wholecell_temu.wholecell import InventoryUnit, SalesOrderStatus, WholeCellApiError
+
+NOW = datetime.now(UTC)
+ENV = {f"{n}_TABLE": f"{n.title()}Table" for n in
+       ["CONNECTIONS", "LISTINGS", "ORDERS", "SHIPMENTS", "INVENTORY", "RUNS", "IDEMPOTENCY"]} | {
+    f"{q}_QUEUE_URL": "unused" for q in
+    ["LISTING_IMPORT", "QUANTITY_SYNC", "ORDER_IMPORT", "ADDRESS_BACKFILL", "SHIPMENT_RECONCILE", "SHIPMENT"]} | {
+    "INTERNAL_SECRET_ARN": "unused", "TEMU_APP_KEY": "k", "TEMU_APP_SECRET": "s", "TEMU_PUSH_WORKERS": "1"}
+
+
+class FakeWholeCell:
+    """Units per SKU, all `Available` in one warehouse; `fail` makes the next read raise."""
+
+    def __init__(self) -> None:
+        self.units: dict[int, InventoryUnit] = {}
+        self.fail = False
+        self.requests = 0
+
+    def set_units(self, sku: str, count: int, first_id: int) -> None:
+        for unit_id in [u for u, unit in self.units.items() if unit.sku == sku]:
+            del self.units[unit_id]
+        for offset in range(count):
+            self.units[first_id + offset] = InventoryUnit.model_validate({
+                "id": first_id + offset, "status": "Available", "updated_at": datetime.now(UTC).isoformat(),
+                "product_variation": {"id": hash(sku) % 1000 + 1, "sku": sku}, "warehouse": {"name": "Main"}})
+
+    def iter_inventories(self, *, status: str | None = None,
+                         updated_at_gt: datetime | None = None) -> Iterator[InventoryUnit]:
+        self.requests += 1
+        for index, unit in enumerate(self.units.values()):
+            if self.fail and index == 1:
+                raise WholeCellApiError("server error", error_class=ErrorClass.RETRYABLE, status=500)
+            if (status is None or unit.status == status) and (updated_at_gt is None or unit.updated_at > updated_at_gt):
+                yield unit
+
+    def iter_sales_orders(self, **_: Any) -> Iterator[Any]:
+        self.requests += 1
+        return iter(())
+
+    def sales_order_statuses(self) -> list[SalesOrderStatus]:
+        self.requests += 1
+        return [SalesOrderStatus(title="Open", open=True)]
+
+
+class FakeTemu:
+    """Records stock edits; per goods, a scripted outcome: an exception or SKU ids to reject."""
+
+    def __init__(self) -> None:
+        self.edits: list[tuple[int, list[tuple[int, int]]]] = []
+        self.raise_for: dict[int, Exception] = {}
+        self.reject_skus: set[int] = set()
+
+        self.stock: dict[int, int] = {}  # SKU id (= goods id here) -> Temu's stock
+
+    def iter_skus(self, *, sku_search_type: int, **_: Any) -> Iterator[Sku]:
+        if sku_search_type == TEMU_SKU_ACTIVE:
+            for sku_id, stock in self.stock.items():
+                yield Sku.model_validate({"goodsId": sku_id, "skuId": sku_id, "stock": stock, "status4VO": 2})
+
+    def edit_stock(self, goods_id: int, targets: list[tuple[int, int]]) -> StockEditResult:
+        if goods_id in self.raise_for:
+            raise self.raise_for[goods_id]
+        self.edits.append((goods_id, list(targets)))
+        self.stock.update((sku_id, stock) for sku_id, stock in targets if sku_id not in self.reject_skus)
+        return StockEditResult.model_validate({"goodsId": goods_id, "skuStockEditStatusInfoList": [
+            {"skuId": sku_id, "stockEditStatus": sku_id not in self.reject_skus,
+             "errorCode": 150010003 if sku_id in self.reject_skus else None} for sku_id, _ in targets]})
+
+
+@pytest.fixture
+def tables() -> Iterator[None]:
+    with mock_aws():
+        bind_tables(load_settings(ENV))
+        for model in (ListingModel, InventoryMirrorModel):
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+        yield
+
+
+def connection(**settings: Any) -> Connection:
+    return Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
+                      wholecell_secret_arn="x", webhook_secret_arn="y",
+                      settings=ConnectionSettings(inventory_sync_enabled=True, **settings), created_at=NOW,
+                      updated_at=NOW)
+
+
+def context(wholecell: FakeWholeCell, temu: FakeTemu, *, deadline: float | None = None,
+            **settings: Any) -> JobContext:
+    run = Run(run_id="r", connection_id="c1", job="quantity_sync", trigger="schedule", outcome=Outcome.RUNNING,
+              queued_key="k")
+    ctx = JobContext(load_settings(ENV), connection(**settings), run, None, None, deadline=deadline)  # type: ignore[arg-type]
+    ctx.__dict__["wholecell"], ctx.__dict__["temu"] = wholecell, temu  # what the cached properties would build
+    return ctx
+
+
+def seed_listings(goods: int) -> None:
+    """One listing per goods (SKU id = goods id), connected to SKU `S<goods>`."""
+    ListingRepository().insert_many(Listing(
+        connection_id="c1", temu_sku_id=g, temu_goods_id=g, seller_sku=f"S{g}", status=ListingStatus.ACTIVE,
+        connection=ListingConnection(mode="auto", skus=[SkuLink(sku=f"S{g}")]), first_seen_at=NOW,
+        last_seen_at=NOW) for g in range(1, goods + 1))
+
+
+def listings() -> dict[int, Listing]:
+    return {listing.temu_sku_id: listing for listing in ListingRepository().iter_all("c1")}
+
+
+def world(goods: int) -> tuple[FakeWholeCell, FakeTemu]:
+    seed_listings(goods)
+    wholecell = FakeWholeCell()
+    for g in range(1, goods + 1):
+        wholecell.set_units(f"S{g}", g, first_id=g * 100)
+    return wholecell, FakeTemu()
+
+
+def test_rejected_skus_and_goods_are_recorded_and_retried_next_run(tables: None) -> None:
+    wholecell, temu = world(3)
+    temu.reject_skus = {2}
+    temu.raise_for = {3: TemuApiError("goods under review", error_class=ErrorClass.FIX_REQUEST, code=150010003)}
+    ctx = context(wholecell, temu)
+    quantity_sync.run(ctx)
+    assert ctx.counts["pushed"] == 1 and ctx.counts["push_failed"] == 2
+    stored = listings()
+    assert (stored[1].last_pushed, stored[1].last_error) == (1, None)
+    assert stored[2].last_pushed is None and "code 150010003" in (stored[2].last_error or "")
+    assert stored[3].last_calculated == 3 and "goods under review" in (stored[3].last_error or "")
+
+    temu.reject_skus, temu.raise_for, temu.edits = set(), {}, []
+    quantity_sync.run(context(wholecell, temu))  # only the two failures are sent again
+    assert sorted(temu.edits) == [(2, [(2, 2)]), (3, [(3, 3)])]
+    assert all(listing.last_error is None for listing in listings().values())
+
+
+def test_time_running_short_defers_pushes_to_a_follow_up_run(tables: None) -> None:
+    wholecell, temu = world(4)
+    ctx = context(wholecell, temu, deadline=time.monotonic() + quantity_sync.PUSH_TIME_RESERVE - 1)
+    quantity_sync.run(ctx)
+    assert temu.edits == [] and ctx.counts["deferred"] == 4 and ctx.continuation_requested
+    assert all(listing.last_pushed is None for listing in listings().values())
+    follow_up = context(wholecell, temu)
+    quantity_sync.run(follow_up)
+    assert follow_up.counts["pushed"] == 4 and not follow_up.continuation_requested
+
+
+def test_temu_failing_repeatedly_stops_the_run(tables: None) -> None:
+    wholecell, temu = world(8)
+    down = TemuApiError("system busy", error_class=ErrorClass.RETRYABLE, code=4000000)
+    temu.raise_for = dict.fromkeys(range(1, 9), down)
+    with pytest.raises(Exception, match="kept failing"):
+        quantity_sync.run(context(wholecell, temu))
+    failed = [listing for listing in listings().values() if listing.last_error]
+    assert len(failed) == quantity_sync.MAX_CONSECUTIVE_PUSH_FAILURES  # the rest was not even tried
+
+
+def test_a_failed_read_writes_nothing_and_pushes_nothing(tables: None) -> None:
+    wholecell, temu = world(3)
+    quantity_sync.run(context(wholecell, temu))
+    pushed = {g: listing.last_pushed for g, listing in listings().items()}
+    wholecell.set_units("S3", 0, first_id=300)
+    wholecell.fail = True
+    with pytest.raises(WholeCellApiError):
+        quantity_sync.run(context(wholecell, temu))
+    assert {g: listing.last_pushed for g, listing in listings().items()} == pushed
+    assert len(temu.edits) == 3
+    mirror = InventoryMirror().load("c1")
+    assert sum(1 for unit in mirror.units.values() if unit.sku == "S3") == 3  # mirror untouched
+
+
+def test_rebuild_on_first_run_on_settings_change_and_when_due(tables: None) -> None:
+    wholecell, temu = world(2)
+    first = context(wholecell, temu)
+    quantity_sync.run(first)
+    assert first.counts["rebuilds"] == 1
+    again = context(wholecell, temu)
+    quantity_sync.run(again)
+    assert "rebuilds" not in again.counts and again.counts.get("pushed", 0) == 0
+    changed = context(wholecell, temu, inventory_statuses=["Available", "Refurbished"])
+    quantity_sync.run(changed)
+    assert changed.counts["rebuilds"] == 1
+    state = InventoryMirror().load("c1").state
+    InventoryMirror().save_state("c1", state.model_copy(update={"rebuilt_at": NOW - timedelta(hours=2)}))
+    due = context(wholecell, temu, inventory_statuses=["Available", "Refurbished"])
+    quantity_sync.run(due)
+    assert due.counts["rebuilds"] == 1
+
+
+def test_watermark_only_moves_forward_and_reads_only_changes(tables: None) -> None:
+    wholecell, temu = world(2)
+    quantity_sync.run(context(wholecell, temu))
+    watermark = InventoryMirror().load("c1").state.units_watermark
+    incremental = context(wholecell, temu)
+    quantity_sync.run(incremental)
+    assert incremental.counts.get("units_read", 0) == 3  # inside the overlap, re-read harmlessly
+    assert InventoryMirror().load("c1").state.units_watermark == watermark
