@@ -9,13 +9,15 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install test lint types template-check unit integration e2e demo local build validate clean
+.PHONY: help install test lint types template-check unit integration e2e demo local build validate clean \
+	bench-listings
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
 	@echo "make test   - lint, types, template checks and every test"
 	@echo "make local  - run the local stack (HTTP API on :3000) until interrupted"
 	@echo "make build  - sam build (no container); make validate - sam validate --lint"
+	@echo "make bench-listings - import a 20,000-SKU Temu shop on the local stack (~5 min; not a test)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +59,9 @@ demo: install
 
 local: install
 	$(PY) -m local.runner
+
+bench-listings: install
+	$(PY) -m bench.listings
 
 validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint

@@ -6,6 +6,9 @@ environment, events and resources):
 
 - moto's server stands in for DynamoDB, SQS and Secrets Manager; every table, queue (with
   its redrive policy) and secret of the template is created there, named by logical id;
+  DynamoDB alone can be sent to another engine (`dynamodb_endpoint`, e.g. bench.engine's
+  dynalite for benchmarks) through the service-specific AWS_ENDPOINT_URL_DYNAMODB, which
+  boto3, PynamoDB and Powertools honour over AWS_ENDPOINT_URL;
 - the Temu and WholeCell sandboxes stand in for the two external APIs;
 - every function runs in its own warm worker process (local.workers) with the template's
   environment resolved against those local resources;
@@ -117,7 +120,7 @@ class LocalStack:
                  api_port: int | None = None, schedule_seconds: float = 0,
                  env_overrides: dict[str, str] | None = None, parameters: dict[str, str] | None = None,
                  moto_port: int = 0, temu_port: int = 0, wholecell_port: int = 0,
-                 log_prefix: bool = False) -> None:
+                 log_prefix: bool = False, dynamodb_endpoint: str | None = None) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -127,7 +130,10 @@ class LocalStack:
         self.log_prefix = log_prefix
         self._ports = {"moto": moto_port, "temu": temu_port, "wholecell": wholecell_port}
 
-        self.endpoint_url = ""
+        self.endpoint_url = ""  # moto (or AWS_ENDPOINT_URL): SQS, Secrets Manager and, by default, DynamoDB
+        # DynamoDB only (tables included), when given or in AWS_ENDPOINT_URL_DYNAMODB; else endpoint_url
+        self.dynamodb_endpoint = dynamodb_endpoint
+        self.dynamodb_endpoint_url = ""  # where DynamoDB traffic goes
         self.api_url = ""
         self.temu: RunningServer | None = None
         self.wholecell: RunningServer | None = None
@@ -165,6 +171,8 @@ class LocalStack:
                 env = local_environment(self.template, function, aws_endpoint=self.endpoint_url,
                                         queue_urls=self.queue_urls, secret_ids=self.secret_arns,
                                         external=external)
+                if self.dynamodb_endpoint_url != self.endpoint_url:
+                    env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint_url
                 self.environments[logical_id] = env | self.env_overrides
             self._start_api()
             self._delivering.set()
@@ -225,17 +233,23 @@ class LocalStack:
             self._moto.start()
             host, port = self._moto.get_host_and_port()
             endpoint = f"http://{host}:{port}"
+            # moto's backends live in this process: start every stack from a clean slate
+            requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         for key, value in DUMMY_CREDENTIALS.items():
             if self._moto is not None or not os.environ.get(key):  # real credentials never reach moto
                 self._set_environ(key, value)
         self.endpoint_url = endpoint
         self._set_environ("AWS_ENDPOINT_URL", endpoint)
+        self.dynamodb_endpoint_url = (self.dynamodb_endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+                                      or endpoint)
+        self._set_environ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint_url)  # in-process code too
         self._set_environ("AWS_DEFAULT_REGION", REGION)
         self._set_environ("AWS_REGION", REGION)
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the local AWS endpoint."""
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,  # type: ignore[call-overload]
+        """A boto3 client for the local AWS endpoint (DynamoDB: `dynamodb_endpoint_url`)."""
+        endpoint = self.dynamodb_endpoint_url if service == "dynamodb" else self.endpoint_url
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION,  # type: ignore[call-overload]
                             aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
 
@@ -254,8 +268,12 @@ class LocalStack:
             except dynamodb.exceptions.ResourceInUseException:
                 continue  # an external endpoint that already has it
             if table.ttl_attribute:
-                dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={
-                    "AttributeName": table.ttl_attribute, "Enabled": True})
+                try:
+                    dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={
+                        "AttributeName": table.ttl_attribute, "Enabled": True})
+                except dynamodb.exceptions.ClientError as exc:  # dynalite has no TTL; nothing expires locally
+                    if exc.response.get("Error", {}).get("Code") != "UnknownOperationException":
+                        raise
         for queue in self.template.queues.values():
             attributes = {"VisibilityTimeout": str(queue.visibility_timeout)} if queue.visibility_timeout else {}
             self.queue_urls[queue.logical_id] = sqs.create_queue(QueueName=queue.name,

@@ -8,6 +8,8 @@ per-account rate limit (429 + Retry-After) -> endpoint.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -43,13 +45,27 @@ def _int_arg(name: str, default: int) -> int:
         return default
 
 
-def _paged(rows: list[dict[str, Any]]) -> Response:
-    """`{data, page, pages}` with 100 per page by default; `per_page` honoured up to 500.
+def _page_args() -> tuple[int, int]:
+    """(page, per_page): 100 per page by default; `per_page` honoured up to 500.
     Listing `page` in the ignored filters makes every request answer page 1."""
-    per_page = min(_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
-    page = _int_arg("page", 1)
-    pages = max(1, math.ceil(len(rows) / per_page))
-    return _json({"data": rows[(page - 1) * per_page: page * per_page], "page": page, "pages": pages})
+    return _int_arg("page", 1), min(_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+
+
+def _envelope(data: list[dict[str, Any]], total: int, page: int, per_page: int) -> Response:
+    return _json({"data": data, "page": page, "pages": max(1, math.ceil(total / per_page))})
+
+
+def _paged(rows: list[dict[str, Any]]) -> Response:
+    """`{data, page, pages}` for a short, fully built list (see `_page_args`)."""
+    page, per_page = _page_args()
+    return _envelope(rows[(page - 1) * per_page: page * per_page], len(rows), page, per_page)
+
+
+def _paged_by(fetch: Callable[[int, int], tuple[list[dict[str, Any]], int]]) -> Response:
+    """`{data, page, pages}` from a state method that builds only the requested page."""
+    page, per_page = _page_args()
+    data, total = fetch(page, per_page)
+    return _envelope(data, total, page, per_page)
 
 
 def _state() -> WholeCellState:
@@ -92,14 +108,15 @@ def _gate() -> Response | None:
 
 @api.get("/inventories")
 def inventories() -> Response:
-    return _paged(_state().list_units(g.app_id, _filters("status", "esn", "location", "updated_at_gt")))
+    filters = _filters("status", "esn", "location", "updated_at_gt")
+    return _paged_by(partial(_state().units_page, g.app_id, filters))
 
 
 @api.get("/stock_levels")
 def stock_levels() -> Response:
     key = "inventory_statuses[]"
     statuses = [] if key in _state().ignored_filters else request.args.getlist(key)
-    return _paged(_state().stock_levels(g.app_id, statuses))
+    return _paged_by(partial(_state().stock_levels_page, g.app_id, statuses))
 
 
 @api.get("/<any(sales_order_statuses, inventory_statuses, warehouses, sales_channels):kind>")
@@ -109,7 +126,7 @@ def lookups(kind: str) -> Response:
 
 @api.get("/sales_orders")
 def list_sales_orders() -> Response:
-    return _paged(_state().list_orders(g.app_id, _filters("updated_at_gt", "channel", "status")))
+    return _paged_by(partial(_state().orders_page, g.app_id, _filters("updated_at_gt", "channel", "status")))
 
 
 @api.post("/sales_orders")
@@ -167,7 +184,9 @@ def add_units(app_id: str) -> Response:
         spec = body["generate"]
         units = _state().generate_units(app_id, int(spec["count"]), skus=spec["skus"],
                                         warehouses=spec.get("warehouses"), statuses=spec.get("statuses"),
-                                        seed=int(spec.get("seed", 0)))
+                                        seed=int(spec.get("seed", 0)),
+                                        spread_seconds=(float(spec["spread_seconds"])
+                                                        if spec.get("spread_seconds") is not None else None))
     else:
         units = _state().add_units(app_id, body["units"])
     return _json({"unit_ids": [unit.id for unit in units]}, 201)

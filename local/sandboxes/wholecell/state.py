@@ -5,6 +5,12 @@ awkward parts: unknown filters are silently ignored, titles are exact and case-s
 an unknown SKU on an order item is accepted with `sku` null. Every method is thread-safe
 (one re-entrant lock); webhook deliveries happen outside the lock so a receiver may call
 the sandbox back while handling one.
+
+Built to hold benchmark-sized accounts (hundreds of thousands of units, thousands of
+orders): listings keep indexes (by status, ESN, location, channel, and in update order for
+`updated_at_gt`) and cache each filtered, id-ordered result per mutation version, so one page
+costs O(page + matching items), not O(all units). Units and orders must therefore change
+only through this class's methods (which keep the indexes), never by assigning fields.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -38,6 +45,7 @@ DEFAULT_ORDER_STATUSES: list[dict[str, Any]] = [
 DEFAULT_CHANNELS = ["Temu", "Amazon", "eBay", "Wholesale"]
 DEFAULT_INVENTORY_STATUSES = ["Available", "Inbound", "Moving", "Sold", "Needs eBay Draft"]
 DEFAULT_WAREHOUSES = ["Main Warehouse", "Overflow"]
+VIEW_CACHE_SIZE = 32  # filtered, ordered listings kept per account and kind (units, orders, stock)
 
 
 class SandboxError(Exception):
@@ -106,6 +114,91 @@ class Order:
         }
 
 
+class UpdateOrder:
+    """Ids in nondecreasing `updated_at` order, so "changed after T" walks back from the newest
+    and stops at the first older one: O(matches), not O(all).
+
+    `_tick()` stamps only grow, so a touched id is simply moved to the end. A stamp older than
+    the newest appended (an explicit `updated_at` from seeding, or ticks that follow a seeded
+    stamp in the future) cannot go at the end without breaking the order; such ids are kept
+    aside as stragglers and checked one by one, so results stay exact, only slower.
+    """
+
+    def __init__(self) -> None:
+        self._order: dict[int, None] = {}  # insertion-ordered; re-insert = move to the end
+        self._stragglers: set[int] = set()
+        self._newest: datetime | None = None
+
+    def touch(self, item_id: int, stamp: datetime) -> None:
+        self._order.pop(item_id, None)
+        self._stragglers.discard(item_id)
+        try:
+            in_order = self._newest is None or stamp >= self._newest
+        except TypeError:  # a naive seeded stamp: compared (and failing) only when filtered on, as before
+            in_order = False
+        if in_order:
+            self._order[item_id] = None
+            self._newest = stamp
+        else:
+            self._stragglers.add(item_id)
+
+    def newer_than(self, since: datetime, stamp_of: Callable[[int], datetime],
+                   limit: int | None = None) -> list[int] | None:
+        """Ids stamped after `since` (unordered); None once more than `limit` are found."""
+        found: list[int] = []
+        for item_id in reversed(self._order):
+            if stamp_of(item_id) <= since:
+                break
+            found.append(item_id)
+            if limit is not None and len(found) > limit:
+                return None
+        found.extend(i for i in self._stragglers if stamp_of(i) > since)
+        return found if limit is None or len(found) <= limit else None
+
+
+class Index:
+    """value -> ids having it (one attribute of units or orders)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[Hashable, set[int]] = {}
+
+    def add(self, value: Hashable, item_id: int) -> None:
+        ids = self._ids.get(value)
+        if ids is None:
+            ids = self._ids[value] = set()
+        ids.add(item_id)
+
+    def move(self, old: Hashable, new: Hashable, item_id: int) -> None:
+        if old == new:
+            return
+        ids = self._ids.get(old)
+        if ids is not None:
+            ids.discard(item_id)
+            if not ids:
+                del self._ids[old]
+        self.add(new, item_id)
+
+    def get(self, value: Hashable) -> set[int]:
+        return self._ids.get(value, set())
+
+
+class ViewCache:
+    """Results computed for one mutation version; a newer version makes them all stale."""
+
+    def __init__(self) -> None:
+        self._views: dict[Hashable, tuple[Hashable, Any]] = {}
+
+    def get(self, key: Hashable, version: Hashable) -> Any | None:
+        hit = self._views.get(key)
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def put(self, key: Hashable, version: Hashable, value: Any) -> None:
+        self._views = {k: v for k, v in self._views.items() if v[0] == version}  # drop stale ones
+        while len(self._views) >= VIEW_CACHE_SIZE:
+            del self._views[next(iter(self._views))]
+        self._views[key] = (version, value)
+
+
 @dataclass
 class Account:
     app_id: str
@@ -125,6 +218,20 @@ class Account:
     request_counts: dict[str, int] = field(default_factory=dict)
     bucket_tokens: float = 0.0
     bucket_updated: float = 0.0
+    # indexes and cached listings (kept by WholeCellState's methods; see the module docstring)
+    units_version: int = 0
+    orders_version: int = 0
+    catalog_version: int = 0
+    units_by_update: UpdateOrder = field(default_factory=UpdateOrder)
+    units_by_status: Index = field(default_factory=Index)
+    units_by_esn: dict[str, list[int]] = field(default_factory=dict)  # ESNs never change; mostly unique
+    units_by_location: Index = field(default_factory=Index)
+    orders_by_update: UpdateOrder = field(default_factory=UpdateOrder)
+    orders_by_status: Index = field(default_factory=Index)
+    orders_by_channel: Index = field(default_factory=Index)
+    unit_views: ViewCache = field(default_factory=ViewCache)
+    order_views: ViewCache = field(default_factory=ViewCache)
+    stock_views: ViewCache = field(default_factory=ViewCache)
 
 
 class WholeCellState:
@@ -243,6 +350,7 @@ class WholeCellState:
             for sku in skus:
                 if sku and sku not in account.catalog:
                     account.catalog[sku] = self._id()
+                    account.catalog_version += 1
 
     def add_units(self, app_id: str, units: list[dict[str, Any]]) -> list[Unit]:
         """Seed explicit units: {sku, esn?, status?, warehouse?, location?, order_id?, updated_at?}.
@@ -252,7 +360,7 @@ class WholeCellState:
             created = []
             for spec in units:
                 sku = spec.get("sku")
-                if sku:
+                if sku and sku not in account.catalog:
                     self.add_skus(app_id, [sku])
                 stamp = (datetime.fromisoformat(spec["updated_at"]) if spec.get("updated_at")
                          else self._tick())
@@ -265,20 +373,40 @@ class WholeCellState:
                     location=spec.get("location"), order_id=spec.get("order_id"),
                     created_at=stamp, updated_at=stamp)
                 account.units[unit.id] = unit
+                account.units_by_update.touch(unit.id, stamp)
+                account.units_by_status.add(unit.status, unit.id)
+                account.units_by_esn.setdefault(unit.esn, []).append(unit.id)
+                account.units_by_location.add(unit.location, unit.id)
                 created.append(unit)
+            account.units_version += 1
             return created
 
     def generate_units(self, app_id: str, count: int, *, skus: list[str], warehouses: list[str] | None = None,
-                       statuses: list[str] | None = None, seed: int = 0) -> list[Unit]:
-        """`count` units spread over the given SKUs/warehouses/statuses; same seed, same units."""
+                       statuses: list[str] | None = None, seed: int = 0,
+                       spread_seconds: float | None = None) -> list[Unit]:
+        """`count` units spread over the given SKUs/warehouses/statuses; same seed, same units.
+
+        Each unit gets its own tick (1 ms apart, so 200,000 units end 200 s ahead of the wall
+        clock, densely stamped) unless `spread_seconds` is given: then their `updated_at` run
+        evenly, oldest first, over the `spread_seconds` up to now, as an account's history
+        would (later changes are stamped after all of them). Seed a fresh account that way
+        before other changes; older stamps seeded after newer ones stay exact but slower.
+        """
         rng = random.Random(seed)
         with self._lock:
             account = self.account(app_id)
             warehouse_names = warehouses or [account.warehouses[0]["name"]]
             status_names = statuses or ["Available"]
-            specs = [{"sku": rng.choice(skus), "esn": "35" + "".join(rng.choices("0123456789", k=13)),
-                      "warehouse": rng.choice(warehouse_names), "status": rng.choice(status_names)}
-                     for _ in range(count)]
+            specs: list[dict[str, Any]] = [
+                {"sku": rng.choice(skus), "esn": "35" + "".join(rng.choices("0123456789", k=13)),
+                 "warehouse": rng.choice(warehouse_names), "status": rng.choice(status_names)}
+                for _ in range(count)]
+            if spread_seconds is not None and count:
+                end = self._tick()  # reserved: every later tick is after the newest seeded stamp
+                step = timedelta(seconds=max(0.0, spread_seconds)) / count
+                for index, spec in enumerate(specs):
+                    stamp = end - step * (count - 1 - index)
+                    spec["updated_at"] = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000).isoformat()
             return self.add_units(app_id, specs)
 
     def _units(self, account: Account, unit_ids: Iterable[int]) -> list[Unit]:
@@ -286,6 +414,11 @@ class WholeCellState:
         if missing:
             raise SandboxError(404, [f"unknown unit ids {missing}"])
         return [account.units[uid] for uid in unit_ids]
+
+    @staticmethod
+    def _touch_unit(account: Account, unit: Unit, stamp: datetime) -> None:
+        unit.updated_at = stamp
+        account.units_by_update.touch(unit.id, stamp)
 
     def commit_units(self, app_id: str, unit_ids: list[int], order_id: int | None) -> None:
         """Commit units to an order (None uncommits); the order's status must allow commitment."""
@@ -296,8 +429,11 @@ class WholeCellState:
                 if not account.order_statuses[order.status]["allow_commitment"]:
                     raise SandboxError(422, [f"status {order.status!r} does not allow commitment"])
             stamp = self._tick()
-            for unit in self._units(account, unit_ids):
-                unit.order_id, unit.updated_at = order_id, stamp
+            units = self._units(account, unit_ids)
+            for unit in units:
+                unit.order_id = order_id
+                self._touch_unit(account, unit, stamp)
+            account.units_version += 1
 
     def move_units(self, app_id: str, unit_ids: list[int], *, warehouse: str | None = None,
                    location: str | None = None) -> None:
@@ -306,10 +442,14 @@ class WholeCellState:
             if warehouse is not None and warehouse not in {w["name"] for w in account.warehouses}:
                 raise SandboxError(422, [f"unknown warehouse {warehouse!r}"])
             stamp = self._tick()
-            for unit in self._units(account, unit_ids):
+            units = self._units(account, unit_ids)
+            for unit in units:
                 unit.warehouse = warehouse if warehouse is not None else unit.warehouse
-                unit.location = location if location is not None else unit.location
-                unit.updated_at = stamp
+                if location is not None:
+                    account.units_by_location.move(unit.location, location, unit.id)
+                    unit.location = location
+                self._touch_unit(account, unit, stamp)
+            account.units_version += 1
 
     def set_unit_status(self, app_id: str, unit_ids: list[int], status: str) -> None:
         with self._lock:
@@ -317,51 +457,106 @@ class WholeCellState:
             if status not in account.inventory_statuses:
                 raise SandboxError(422, [f"unknown inventory status {status!r}"])
             stamp = self._tick()
-            for unit in self._units(account, unit_ids):
-                unit.status, unit.updated_at = status, stamp
+            units = self._units(account, unit_ids)
+            for unit in units:
+                account.units_by_status.move(unit.status, status, unit.id)
+                unit.status = status
+                self._touch_unit(account, unit, stamp)
+            account.units_version += 1
 
     # --- reads behind the API -----------------------------------------------------------------
     def list_units(self, app_id: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-        """`status`, `esn`, `location`, `updated_at_gt` apply; anything else is ignored."""
+        """`status`, `esn`, `location`, `updated_at_gt` apply; anything else is ignored. Id order."""
         with self._lock:
-            units = sorted(self.account(app_id).units.values(), key=lambda u: u.id)
-            if "status" in filters:
-                units = [u for u in units if u.status == filters["status"]]
-            if "esn" in filters:
-                units = [u for u in units if u.esn == filters["esn"]]
-            if "location" in filters:
-                units = [u for u in units if u.location == filters["location"]]
-            if "updated_at_gt" in filters:
-                since = _parse_time(filters["updated_at_gt"])
-                units = [u for u in units if u.updated_at > since]
-            return [u.to_json() for u in units]
+            return [u.to_json() for u in self._matching_units(self.account(app_id), filters)]
+
+    def units_page(self, app_id: str, filters: dict[str, str], page: int,
+                   per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of `list_units` and the total count, at O(page + matching units)."""
+        with self._lock:
+            units = self._matching_units(self.account(app_id), filters)
+            return [u.to_json() for u in _page(units, page, per_page)], len(units)
+
+    def _matching_units(self, account: Account, filters: dict[str, str]) -> Sequence[Unit]:
+        """The units passing every filter, by id; cached until the units change."""
+        since = _parse_time(filters["updated_at_gt"]) if "updated_at_gt" in filters else None
+        key = tuple(sorted(filters.items()))
+        cached: Sequence[Unit] | None = account.unit_views.get(key, account.units_version)
+        if cached is not None:
+            return cached
+        indexed: list[Collection[int]] = [index.get(filters[name]) for name, index in (
+            ("status", account.units_by_status), ("location", account.units_by_location)) if name in filters]
+        if "esn" in filters:
+            indexed.append(account.units_by_esn.get(filters["esn"], []))
+        candidates: Collection[int] | None = min(indexed, key=len) if indexed else None
+        if since is not None:
+            limit = None if candidates is None else len(candidates)
+            newer = account.units_by_update.newer_than(since, lambda uid: account.units[uid].updated_at, limit)
+            candidates = newer if newer is not None else candidates
+        if candidates is None:
+            units = list(account.units.values())
+            if any(units[i].id > units[i + 1].id for i in range(len(units) - 1)):
+                units.sort(key=lambda u: u.id)
+        else:
+            units = [account.units[uid] for uid in sorted(candidates)]
+        if filters:
+            status, esn, location = filters.get("status"), filters.get("esn"), filters.get("location")
+            units = [u for u in units
+                     if (status is None or u.status == status) and (esn is None or u.esn == esn)
+                     and ("location" not in filters or u.location == location)
+                     and (since is None or u.updated_at > since)]
+        account.unit_views.put(key, account.units_version, units)
+        return units
 
     def stock_levels(self, app_id: str, inventory_statuses: list[str]) -> list[dict[str, Any]]:
         """As WholeCell documents it (§3.1): on_hand = uncommitted units (in the statuses, if
         any given); outstanding = uncommitted item quantity on open orders of the last 90 days;
         available = on_hand - outstanding; one row per catalog SKU."""
         with self._lock:
-            account = self.account(app_id)
-            on_hand = dict.fromkeys(account.catalog, 0)
-            for unit in account.units.values():
-                if unit.sku and unit.order_id is None and (not inventory_statuses
-                                                           or unit.status in inventory_statuses):
-                    on_hand[unit.sku] += 1
-            outstanding = dict.fromkeys(account.catalog, 0)
-            cutoff = datetime.now(UTC) - OUTSTANDING_WINDOW
-            for order in account.orders.values():
-                if not account.order_statuses[order.status]["open"] or order.created_at < cutoff:
-                    continue
-                ordered: dict[str, int] = {}
-                for item in order.order_items:
-                    if item["sku"] in outstanding:
-                        ordered[item["sku"]] = ordered.get(item["sku"], 0) + item["quantity"]
-                for sku, quantity in ordered.items():
-                    committed = sum(1 for u in account.units.values()
-                                    if u.order_id == order.id and u.sku == sku)
-                    outstanding[sku] += max(0, quantity - committed)
-            return [{"sku": sku, "on_hand": on_hand[sku], "outstanding": outstanding[sku],
-                     "available": on_hand[sku] - outstanding[sku]} for sku in sorted(account.catalog)]
+            return [dict(row) for row in self._stock_rows(self.account(app_id), inventory_statuses)]
+
+    def stock_levels_page(self, app_id: str, inventory_statuses: list[str], page: int,
+                          per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of `stock_levels` and the row count; computed once per change of units,
+        orders or catalog (O(units + order items)), then O(page) per request."""
+        with self._lock:
+            rows = self._stock_rows(self.account(app_id), inventory_statuses)
+            return [dict(row) for row in _page(rows, page, per_page)], len(rows)
+
+    def _stock_rows(self, account: Account, inventory_statuses: list[str]) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        version = (account.units_version, account.orders_version, account.catalog_version)
+        key = tuple(sorted(set(inventory_statuses)))
+        cached: tuple[datetime, list[dict[str, Any]]] | None = account.stock_views.get(key, version)
+        if cached is not None and now <= cached[0]:  # valid until an open order leaves the window
+            return cached[1]
+        wanted = set(inventory_statuses)
+        on_hand = dict.fromkeys(account.catalog, 0)
+        committed: Counter[tuple[int, str]] = Counter()  # (order id, sku) -> units committed
+        for unit in account.units.values():
+            if not unit.sku:
+                continue
+            if unit.order_id is not None:
+                committed[(unit.order_id, unit.sku)] += 1
+            elif not wanted or unit.status in wanted:
+                on_hand[unit.sku] += 1
+        outstanding = dict.fromkeys(account.catalog, 0)
+        cutoff = now - OUTSTANDING_WINDOW
+        valid_until = datetime.max.replace(tzinfo=UTC)
+        for order in account.orders.values():
+            if not account.order_statuses[order.status]["open"] or order.created_at < cutoff:
+                continue
+            valid_until = min(valid_until, order.created_at + OUTSTANDING_WINDOW)
+            ordered: dict[str, int] = {}
+            for item in order.order_items:
+                if item["sku"] in outstanding:
+                    ordered[item["sku"]] = ordered.get(item["sku"], 0) + item["quantity"]
+            for sku, quantity in ordered.items():
+                outstanding[sku] += max(0, quantity - committed[(order.id, sku)])
+        rows = [{"sku": sku, "on_hand": on_hand[sku], "outstanding": outstanding[sku],
+                 "available": on_hand[sku] - outstanding[sku]} for sku in sorted(account.catalog)]
+        account.stock_views.put(key, version, (valid_until, rows))
+        return rows
 
     def lookups(self, app_id: str, kind: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -375,17 +570,43 @@ class WholeCellState:
             return [{"title": t} for t in account.channels]
 
     def list_orders(self, app_id: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-        """`updated_at_gt`, `channel`, `status` apply; anything else is ignored."""
+        """`updated_at_gt`, `channel`, `status` apply; anything else is ignored. Id order."""
         with self._lock:
-            orders = sorted(self.account(app_id).orders.values(), key=lambda o: o.id)
-            if "channel" in filters:
-                orders = [o for o in orders if o.channel == filters["channel"]]
-            if "status" in filters:
-                orders = [o for o in orders if o.status == filters["status"]]
-            if "updated_at_gt" in filters:
-                since = _parse_time(filters["updated_at_gt"])
-                orders = [o for o in orders if o.updated_at > since]
-            return [o.to_json() for o in orders]
+            return [o.to_json() for o in self._matching_orders(self.account(app_id), filters)]
+
+    def orders_page(self, app_id: str, filters: dict[str, str], page: int,
+                    per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of `list_orders` and the total count, at O(page + matching orders)."""
+        with self._lock:
+            orders = self._matching_orders(self.account(app_id), filters)
+            return [o.to_json() for o in _page(orders, page, per_page)], len(orders)
+
+    def _matching_orders(self, account: Account, filters: dict[str, str]) -> Sequence[Order]:
+        since = _parse_time(filters["updated_at_gt"]) if "updated_at_gt" in filters else None
+        key = tuple(sorted(filters.items()))
+        cached: Sequence[Order] | None = account.order_views.get(key, account.orders_version)
+        if cached is not None:
+            return cached
+        indexed = [index.get(filters[name]) for name, index in (
+            ("channel", account.orders_by_channel), ("status", account.orders_by_status)) if name in filters]
+        candidates: Collection[int] | None = min(indexed, key=len) if indexed else None
+        if since is not None:
+            limit = None if candidates is None else len(candidates)
+            newer = account.orders_by_update.newer_than(since, lambda oid: account.orders[oid].updated_at, limit)
+            candidates = newer if newer is not None else candidates
+        if candidates is None:
+            orders = list(account.orders.values())
+            if any(orders[i].id > orders[i + 1].id for i in range(len(orders) - 1)):
+                orders.sort(key=lambda o: o.id)
+        else:
+            orders = [account.orders[oid] for oid in sorted(candidates)]
+        if filters:
+            channel, status = filters.get("channel"), filters.get("status")
+            orders = [o for o in orders
+                      if (channel is None or o.channel == channel) and (status is None or o.status == status)
+                      and (since is None or o.updated_at > since)]
+        account.order_views.put(key, account.orders_version, orders)
+        return orders
 
     def _order(self, account: Account, order_id: int) -> Order:
         if order_id not in account.orders:
@@ -461,6 +682,10 @@ class WholeCellState:
                 shipping_address={k: address.get(k) for k in ADDRESS_FIELDS} if address else None,
                 order_items=items, shipments=[], created_at=stamp, updated_at=stamp)
             account.orders[order_id] = order
+            account.orders_by_update.touch(order_id, stamp)
+            account.orders_by_status.add(order.status, order_id)
+            account.orders_by_channel.add(order.channel, order_id)
+            account.orders_version += 1
             return order.to_json()
 
     def update_order(self, app_id: str, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -473,8 +698,10 @@ class WholeCellState:
             items = self._items(account, body["order_items"], errors) if "order_items" in body else None
             if errors:
                 raise SandboxError(422, errors)
-            order.channel = body.get("channel", order.channel)
-            order.status = body.get("status", order.status)
+            channel, status = body.get("channel", order.channel), body.get("status", order.status)
+            account.orders_by_channel.move(order.channel, channel, order.id)
+            account.orders_by_status.move(order.status, status, order.id)
+            order.channel, order.status = channel, status
             if "customer" in body:
                 order.customer = self._customer(account, body["customer"])
             if "shipping_address" in body:
@@ -483,6 +710,8 @@ class WholeCellState:
             if items is not None:
                 order.order_items = items
             order.updated_at = self._tick()
+            account.orders_by_update.touch(order.id, order.updated_at)
+            account.orders_version += 1
             return order.to_json()
 
     # --- shipments and webhooks ---------------------------------------------------------------
@@ -509,6 +738,8 @@ class WholeCellState:
             }
             order.shipments.append(shipment)
             order.updated_at = stamp
+            account.orders_by_update.touch(order.id, stamp)
+            account.orders_version += 1
             event_id = None
             if account.webhook_url:
                 event_id = "evt_" + uuid.uuid4().hex[:20].upper()
@@ -570,6 +801,10 @@ class WholeCellState:
                     "webhook_deliveries": [dict(d) for d in a.deliveries],
                 } for a in accounts},
             }
+
+
+def _page(rows: Sequence[Any], page: int, per_page: int) -> Sequence[Any]:
+    return rows[(page - 1) * per_page: page * per_page]
 
 
 def _parse_time(value: str) -> datetime:

@@ -22,12 +22,14 @@ from wholecell_temu.admin.models import (
     RunList,
     RunQueued,
 )
+from wholecell_temu.admin.orders import OrderView, get_order
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import ApiError
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.store.connections import ConflictError
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import ListingRepository
+from wholecell_temu.store.orders import OrderRepository
 
 
 def responses(success: tuple[int, str, type[Any]] | None = None) -> dict[int, OpenAPIResponse]:
@@ -125,6 +127,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         return run_job(connection_id, "listing_import")
 
     add_listing_routes(app, service)
+    add_order_routes(app, service)
 
     @app.get("/admin/connections/<connection_id>/runs", responses=responses())
     def list_runs(connection_id: str, job: Annotated[str | None, Query()] = None) -> RunList:
@@ -169,3 +172,17 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
     def disconnect_listing(connection_id: str, temu_sku_id: int) -> Response[Any]:
         listings().disconnect(connection_id, temu_sku_id)
         return Response(status_code=204, body="")
+
+
+def add_order_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
+    """Orders: one order as the integration sees it; re-import of one order."""
+
+    @app.get("/admin/connections/<connection_id>/orders/<parent_order_sn>", responses=responses())
+    def get_one_order(connection_id: str, parent_order_sn: str) -> OrderView:
+        return get_order(service(), OrderRepository(), connection_id, parent_order_sn)
+
+    @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/reimport",
+              responses=responses((202, "Queued", RunQueued)))
+    def reimport_order(connection_id: str, parent_order_sn: str) -> Response[RunQueued]:
+        run_id = service().queue_run(connection_id, "order_import", target=parent_order_sn)
+        return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))

@@ -19,6 +19,7 @@ from wholecell_temu.wholecell import WholeCellClient
 
 PAGE_SIZE = 50
 OVERWRITTEN_ON_TEMU = "overwritten on Temu"
+NEEDS_MAPPING = "needs mapping"  # an order line for it arrived as Unknown SKU
 
 
 class ListingView(BaseModel):
@@ -82,7 +83,8 @@ def view(listing: Listing) -> ListingView:
         title=listing.title, spec=listing.spec, status=listing.status.value, connection=listing.connection,
         last_calculated=listing.last_calculated, last_pushed=listing.last_pushed,
         last_pushed_at=listing.last_pushed_at, temu_quantity=listing.temu_quantity,
-        flags=[*listing.flags, *([OVERWRITTEN_ON_TEMU] if listing.overwritten_on_temu else [])],
+        flags=[*listing.flags, *([OVERWRITTEN_ON_TEMU] if listing.overwritten_on_temu else []),
+               *([NEEDS_MAPPING] if listing.needs_mapping and listing.connection is None else [])],
     )
 
 

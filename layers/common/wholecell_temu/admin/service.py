@@ -166,12 +166,13 @@ class ConnectionService:
             raise BadRequest("settings do not match the WholeCell account", fields)
 
     # ------------------------------------------------------------------ runs
-    def queue_run(self, connection_id: str, job: str, trigger: str = "manual") -> str:
+    def queue_run(self, connection_id: str, job: str, trigger: str = "manual", target: str | None = None) -> str:
         if job not in JOBS:
             raise NotFound(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
         connection = self.require(connection_id)
         run = self.services.runs.create(connection.connection_id, job, trigger, Outcome.QUEUED)
-        enqueue(self.services, job, connection.connection_id, trigger=trigger, queued_key=run.queued_key)
+        enqueue(self.services, job, connection.connection_id, trigger=trigger, queued_key=run.queued_key,
+                target=target)
         return run.run_id
 
     def runs(self, connection_id: str, job: str | None) -> list[RunView]:

@@ -22,7 +22,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wholecell_temu.config import Settings, get_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
@@ -48,6 +48,7 @@ class JobMessage(BaseModel):
     job: str
     trigger: str = "schedule"
     queued_key: str | None = None  # set when a run record was created at enqueue time
+    target: str | None = Field(None, max_length=100)  # one item to work on (e.g. a parent order to re-import)
 
 
 CONTINUATION = "continuation"  # trigger of a follow-up run a job asked for
@@ -68,6 +69,7 @@ class JobContext:
     runs: RunLog
     counts: Counts = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() by which the invocation must be done
+    target: str | None = None  # the message's target, for runs about one item
     continuation_requested: bool = False
 
     @cached_property
@@ -124,8 +126,9 @@ _SERVICES: dict[str, Services] = {}
 
 
 def enqueue(services: Services, job: str, connection_id: str, *, trigger: str, queued_key: str | None,
-            sqs: Any = None) -> None:
-    message = JobMessage(connection_id=connection_id, job=job, trigger=trigger, queued_key=queued_key)
+            sqs: Any = None, target: str | None = None) -> None:
+    message = JobMessage(connection_id=connection_id, job=job, trigger=trigger, queued_key=queued_key,
+                         target=target)
     (sqs or boto3.client("sqs")).send_message(
         QueueUrl=services.settings.queue_url(job), MessageBody=message.model_dump_json(exclude_none=True)
     )
@@ -198,7 +201,8 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn, deadline: fl
         return services.runs.finish(run, Outcome.SKIPPED, reason="another run of this job is in progress")
     try:
         run = services.runs.mark_running(run)
-        context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline)
+        context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline,
+                             target=message.target)
         try:
             job_fn(context)
         except JobSkipped as skipped:

@@ -37,6 +37,7 @@ class Listing(BaseModel):
     last_error: str | None = None
     flags: list[str] = []
     overwritten_on_temu: bool = False
+    needs_mapping: bool = False
     first_seen_at: datetime
     last_seen_at: datetime
 
@@ -67,6 +68,7 @@ def _to_listing(item: ListingModel) -> Listing:
         last_error=item.last_error,
         flags=list(item.flags or []),
         overwritten_on_temu=bool(item.overwritten_on_temu),
+        needs_mapping=bool(item.needs_mapping),
         first_seen_at=item.first_seen_at,
         last_seen_at=item.last_seen_at,
     )
@@ -92,6 +94,7 @@ def _to_item(listing: Listing) -> ListingModel:
         last_error=listing.last_error,
         flags=listing.flags or None,
         overwritten_on_temu=listing.overwritten_on_temu or None,
+        needs_mapping=listing.needs_mapping or None,
         first_seen_at=listing.first_seen_at,
         last_seen_at=listing.last_seen_at,
     )
@@ -176,3 +179,8 @@ class ListingRepository:
             actions.append(model.overwritten_on_temu.set(True) if record.overwritten_on_temu
                            else model.overwritten_on_temu.remove())
         model(connection_id, str(record.temu_sku_id)).update(actions=actions, condition=model.temu_sku_id.exists())
+
+    def flag_needs_mapping(self, connection_id: str, temu_sku_id: int) -> None:
+        """An order line for this listing could not be resolved (shown while it stays unconnected)."""
+        ListingModel(connection_id, str(temu_sku_id)).update(
+            actions=[ListingModel.needs_mapping.set(True)], condition=ListingModel.temu_sku_id.exists())

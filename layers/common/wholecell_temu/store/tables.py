@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from wholecell_temu.config import Settings
@@ -84,12 +85,48 @@ class ListingModel(Model):
     last_error = UnicodeAttribute(null=True)
     flags = JSONAttribute(null=True)  # list of strings
     overwritten_on_temu = BooleanAttribute(null=True)  # Temu showed more than we pushed (quantity sync)
+    needs_mapping = BooleanAttribute(null=True)  # an order line for it had no WholeCell SKU (order import)
     first_seen_at = UTCDateTimeAttribute()
     last_seen_at = UTCDateTimeAttribute()
 
 
+class _KeysOnlyIndexMeta:
+    projection = KeysOnlyProjection()
+
+
+class AwaitingAddressIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    class Meta(_KeysOnlyIndexMeta):
+        index_name = "awaiting_address"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    address_due = UnicodeAttribute(range_key=True)
+
+
+class UnresolvedIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    class Meta(_KeysOnlyIndexMeta):
+        index_name = "unresolved"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    unresolved = UnicodeAttribute(range_key=True)
+
+
+class ByWholeCellOrderIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_wholecell_order"
+        projection = AllProjection()
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    wholecell_order_id = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(Model):
-    """A Temu parent order and the WholeCell sales order created for it."""
+    """A Temu parent order and the WholeCell sales order created for it.
+
+    The item with sort key ORDER_STATE_KEY holds the order-import watermark. Two sparse
+    indexes list what still needs work without a scan: `awaiting_address` (key attribute
+    `address_due`, set only while an address is awaited) and `unresolved` (`unresolved`,
+    set while the order was skipped or has Unknown SKU lines).
+    """
 
     class Meta(_Meta):
         pass
@@ -97,17 +134,33 @@ class OrderModel(Model):
     connection_id = UnicodeAttribute(hash_key=True)
     parent_order_sn = UnicodeAttribute(range_key=True)
     wholecell_order_id = UnicodeAttribute(null=True)  # GSI by_wholecell_order
-    claim = UnicodeAttribute(null=True)  # who claimed creation, and when (exactly-once creation)
+    import_state = UnicodeAttribute(null=True)  # claimed | imported | skipped | excluded
+    skip_reason = UnicodeAttribute(null=True)
+    claim_owner = UnicodeAttribute(null=True)  # who claimed creation (exactly-once creation)
+    claim_until = NumberAttribute(null=True)  # epoch seconds; a stale claim may be taken over
+    claimed_at = UTCDateTimeAttribute(null=True)
     temu_status = NumberAttribute(null=True)
     temu_update_time = NumberAttribute(null=True)
     wholecell_status = UnicodeAttribute(null=True)
-    lines = JSONAttribute(null=True)
-    unknown_skus = JSONAttribute(null=True)  # list of strings
-    address_state = UnicodeAttribute(null=True)  # awaiting | filled
+    lines = JSONAttribute(null=True)  # [domain.orders.LineRecord]
+    unknown_skus = JSONAttribute(null=True)  # order_sn of the Unknown SKU lines
+    address_state = UnicodeAttribute(null=True)  # awaiting | filled | unavailable
+    address_reason = UnicodeAttribute(null=True)
+    address_due = UnicodeAttribute(null=True)  # GSI awaiting_address (sparse)
+    unresolved = UnicodeAttribute(null=True)  # GSI unresolved (sparse)
     shipment_state = UnicodeAttribute(null=True)
     region_id = NumberAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
-    updated_at = UTCDateTimeAttribute()
+    watermark = NumberAttribute(null=True)  # ORDER_STATE_KEY only: greatest Temu updateTime seen
+    version = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+    awaiting_address = AwaitingAddressIndex()
+    unresolved_orders = UnresolvedIndex()
+    by_wholecell_order = ByWholeCellOrderIndex()
+
+
+ORDER_STATE_KEY = "#state"
 
 
 class ShipmentModel(Model):
@@ -196,11 +249,13 @@ ALL_MODELS: dict[str, type[Model]] = {
 
 
 def bind_tables(settings: Settings) -> None:
-    """Point every model at its table (names from the environment). Idempotent."""
+    """Point every model at its table (names from the environment). Idempotent.
+
+    The cached connection is always dropped, so a changed endpoint (tests, local stacks) is
+    picked up too; in Lambda this runs once per cold start.
+    """
     region = _region()
     for field_name, model in ALL_MODELS.items():
-        table_name = getattr(settings, field_name)
-        if model.Meta.table_name != table_name or model.Meta.region != region:
-            model.Meta.table_name = table_name
-            model.Meta.region = region
-            model._connection = None  # PynamoDB caches the connection with the table name
+        model.Meta.table_name = getattr(settings, field_name)
+        model.Meta.region = region
+        model._connection = None  # PynamoDB caches the connection with the table name and endpoint

@@ -1,0 +1,140 @@
+"""Order rules: which Temu orders are imported, how lines resolve to WholeCell SKUs, what
+the WholeCell order should look like, and the ship-to address mapping. Pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from wholecell_temu.domain.listings import ListingConnection
+from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.temu.models import Order, OrderItem
+from wholecell_temu.temu.models import ShippingAddress as TemuAddress
+from wholecell_temu.wholecell.adapter import OrderItem as WholeCellItem
+from wholecell_temu.wholecell.adapter import ShippingAddress
+
+# Temu parent order statuses (reference §5.1)
+PENDING, UN_SHIPPING, CANCELED, SHIPPED, PARTIALLY_SHIPPED, DELIVERED, PARTIALLY_DELIVERED = 1, 2, 3, 4, 41, 5, 51
+WAITING_FOR_SELLER = (PENDING, UN_SHIPPING)
+ADDRESS_RELEASED = (UN_SHIPPING, PARTIALLY_SHIPPED)  # an address can be read and is still needed
+CLOSED = (CANCELED, SHIPPED, DELIVERED, PARTIALLY_DELIVERED)  # too late to fill an address
+ADDRESS_CHANGED = "CONFIRMED_CHANGED_ADDRESS"
+
+# Temu region ids → ISO country codes (reference §5.4)
+REGION_COUNTRIES = {
+    211: "US", 210: "GB", 76: "DE", 69: "FR", 98: "IT", 186: "ES", 141: "NL", 20: "BE", 13: "AT", 162: "PL",
+    191: "SE", 96: "IE", 163: "PT", 37: "CA", 128: "MX", 100: "JP", 185: "KR", 12: "AU", 144: "NZ", 29: "BR",
+    42: "CL", 209: "AE", 174: "SA",
+}
+
+
+def skip_reason(status: int, settings: ConnectionSettings, first_run: bool) -> str | None:
+    """None when a new Temu order in `status` is imported now, else why not (yet)."""
+    if not settings.order_import_enabled:
+        return "order import is off"
+    if first_run and status not in WAITING_FOR_SELLER:
+        return f"first import only takes orders still waiting for the seller (status {status})"
+    if str(status) not in settings.order_status_map:
+        return f"Temu status {status} is not mapped in order_status_map"
+    if status == PENDING and settings.order_acknowledgment == "wait_for_confirmation":
+        return "waiting for confirmation: imported once Temu moves it to awaiting shipment (2)"
+    return None
+
+
+def mapped_status(status: int, settings: ConnectionSettings) -> str | None:
+    return settings.order_status_map.get(str(status))
+
+
+class LineRecord(BaseModel):
+    """One Temu order line as imported, and how its SKU was resolved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_sn: str
+    goods_id: int | None
+    sku_id: int | None
+    title: str | None
+    spec: str | None
+    temu_quantity: int
+    temu_status: int
+    sku: str | None = None
+    variation_id: int | None = None
+    factor: int = 1
+    resolution: Literal["sku", "product_variation", "unknown"]
+    unknown_reason: str | None = None
+    unit_price_cents: int | None = None
+
+    @property
+    def wholecell_quantity(self) -> int:
+        return self.temu_quantity * self.factor
+
+    @property
+    def description(self) -> str:
+        return " - ".join(part for part in (self.title, self.spec) if part) or f"Temu SKU {self.sku_id}"
+
+    def to_wholecell(self) -> WholeCellItem:
+        return WholeCellItem(sku=self.sku, quantity=self.wholecell_quantity, unit_price_cents=self.unit_price_cents,
+                             description=self.description, product_variation_id=self.variation_id)
+
+
+UNKNOWN_LISTING = "the Temu SKU is not among the imported listings (run the listing import)"
+UNCONNECTED_LISTING = "the listing is not connected to a WholeCell SKU"
+
+
+def resolve_line(item: OrderItem, listing_connection: ListingConnection | None, listing_known: bool,
+                 sku_of_variation: Mapping[int, str] | None = None, unit_price_cents: int | None = None) -> LineRecord:
+    """A Temu line as a WholeCell item: the connected SKU (or variation), quantity x factor.
+
+    A listing connected to several SKUs orders the first one; a variation carries its SKU
+    when the mirror knows it. An unresolvable line is kept, with the reason.
+    """
+    base = {"order_sn": item.order_sn, "goods_id": item.goods_id, "sku_id": item.sku_id,
+            "title": item.goods_name, "spec": item.spec, "temu_quantity": item.quantity,
+            "temu_status": item.order_status, "unit_price_cents": unit_price_cents}
+    if listing_connection is None:
+        return LineRecord(**base, resolution="unknown",
+                          unknown_reason=UNCONNECTED_LISTING if listing_known else UNKNOWN_LISTING)
+    if listing_connection.skus:
+        link = listing_connection.skus[0]
+        return LineRecord(**base, sku=link.sku, factor=link.factor, resolution="sku")
+    variation = listing_connection.product_variations[0]
+    return LineRecord(**base, sku=(sku_of_variation or {}).get(variation.id), variation_id=variation.id,
+                      factor=variation.factor, resolution="product_variation")
+
+
+def price_cents(amount: Decimal | None) -> int | None:
+    """Temu amounts are in currency units ("329.00"); WholeCell wants integer cents."""
+    if amount is None:
+        return None
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def wholecell_items(lines: list[LineRecord]) -> list[WholeCellItem]:
+    """The WholeCell items: a line cancelled in full on Temu is dropped, releasing its stock."""
+    return [line.to_wholecell() for line in lines if line.wholecell_quantity > 0]
+
+
+def lines_changed(before: list[LineRecord], after: list[LineRecord]) -> bool:
+    """Whether the WholeCell items must be rewritten (quantities, cancellations or a fixed SKU)."""
+    key = [(line.order_sn, line.sku, line.variation_id, line.wholecell_quantity) for line in before]
+    return key != [(line.order_sn, line.sku, line.variation_id, line.wholecell_quantity) for line in after]
+
+
+def unknown_lines(lines: list[LineRecord]) -> list[LineRecord]:
+    return [line for line in lines if line.resolution == "unknown"]
+
+
+def address_needed(order: Order) -> bool:
+    return order.parent_order_map.parent_order_status in ADDRESS_RELEASED
+
+
+def to_wholecell_address(address: TemuAddress, region_id: int | None) -> ShippingAddress:
+    """Temu's ship-to (reference §4.4) in WholeCell's shape (§4.3 mapping)."""
+    return ShippingAddress(
+        name=address.receipt_name, street1=address.address_line1, street2=address.address_line2 or None,
+        street3=address.address_line3 or None, city=address.region_name3, state=address.region_name2,
+        zip=address.post_code, country=REGION_COUNTRIES.get(region_id or 0, address.region_name1),
+        phone=address.mobile)

@@ -1,0 +1,336 @@
+"""Order import: every Temu order into WholeCell once, in the mapped status, followed afterwards.
+
+One run for one connection:
+
+1. Poll `bg.order.list.v2.get` by update time from the watermark minus an overlap (the
+   first run looks back `initial_lookback_days` and takes only orders still waiting for the
+   seller), every page.
+2. A new order is claimed in the Orders table, then created in WholeCell (one create; the
+   address included when Temu already releases it), then recorded. A claim left by a crash
+   is taken over only after looking the order up in WholeCell by its external reference,
+   so a retry never creates a second order.
+3. A known order follows Temu: a changed status is mapped and patched, cancelled quantities
+   rewrite the items, a confirmed address change is pulled again by the backfill.
+4. Orders skipped earlier (status unmapped, waiting for confirmation) are imported once the
+   settings allow it; Unknown SKU lines are fixed once their listing is connected.
+5. The watermark moves forward to the greatest `updateTime` seen (never "now"), held back
+   before any order that failed so the next run sees it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from wholecell_temu.domain.orders import (
+    ADDRESS_CHANGED,
+    ADDRESS_RELEASED,
+    CLOSED,
+    LineRecord,
+    lines_changed,
+    mapped_status,
+    price_cents,
+    resolve_line,
+    skip_reason,
+    to_wholecell_address,
+    wholecell_items,
+)
+from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem
+from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.observability import logger, metrics
+from wholecell_temu.store.inventory import InventoryMirror
+from wholecell_temu.store.listings import Listing, ListingRepository
+from wholecell_temu.store.orders import ClaimHeld, OrderRecord, OrderRepository
+from wholecell_temu.temu.models import Order
+from wholecell_temu.wholecell import (
+    Customer,
+    SalesOrder,
+    SalesOrderCreate,
+    SalesOrderPatch,
+    ShippingAddress,
+    WholeCellApiError,
+)
+
+CLOCK_SKEW_SECONDS = 300
+OVERLAP_SECONDS = 600  # re-read this much before the watermark: Temu's update times can land late
+LOOKUP_MARGIN = timedelta(minutes=10)  # look an order up among WholeCell orders changed since claim - margin
+CLAIM_SECONDS = 900
+AMOUNT_SCOPE = "bg.order.amount.query"
+ORDER_WORKERS = 4  # orders processed at once; WholeCell's shared limiter still paces every call
+
+
+class ChannelMissing(ExternalApiError):
+    """ShipStation sync needs the sales channel to exist in WholeCell with exactly this name."""
+
+
+def read_address(context: JobContext, parent_order_sn: str, region_id: int | None) -> ShippingAddress:
+    """The ship-to, decrypted when the plain call masks it. Never logged."""
+    address = context.temu.shipping_info(parent_order_sn)
+    if address.is_masked:
+        address = context.temu.decrypted_shipping_info(parent_order_sn)
+        context.count("addresses_decrypted")
+    return to_wholecell_address(address, region_id)
+
+
+@dataclass
+class Outcome:
+    parent_order_sn: str
+    update_time: int
+    failed: str | None = None
+
+
+@dataclass
+class OrderImporter:
+    context: JobContext
+    orders: OrderRepository
+    listings: ListingRepository
+    mirror: InventoryMirror
+    first_run: bool = False
+    explicit: bool = False  # a re-import asked for by hand: even excluded history is imported
+    handled: set[str] = field(default_factory=set)
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.context.connection.settings
+
+    @property
+    def connection_id(self) -> str:
+        return self.context.connection.connection_id
+
+    @cached_property
+    def listings_by_sku(self) -> dict[int, Listing]:
+        return {listing.temu_sku_id: listing for listing in self.listings.iter_all(self.connection_id)}
+
+    @cached_property
+    def sku_of_variation(self) -> dict[int, str]:
+        units = self.mirror.load(self.connection_id).units.values()
+        return {unit.variation_id: unit.sku for unit in units if unit.variation_id is not None and unit.sku}
+
+    # --- lines ------------------------------------------------------------------------------
+    def resolve(self, order: Order, prices: dict[str, int] | None = None) -> list[LineRecord]:
+        lines = []
+        for item in order.order_list:
+            listing = self.listings_by_sku.get(item.sku_id or 0)
+            connection = listing.connection if listing else None
+            variations = self.sku_of_variation if connection and connection.product_variations else None
+            lines.append(resolve_line(item, connection, listing is not None, variations,
+                                      (prices or {}).get(item.order_sn)))
+        for line in lines:
+            if line.resolution == "unknown" and line.sku_id in self.listings_by_sku:
+                self.listings.flag_needs_mapping(self.connection_id, line.sku_id)
+        return lines
+
+    def prices(self, order: Order) -> dict[str, int]:
+        if AMOUNT_SCOPE not in self.context.connection.scopes:
+            return {}
+        amount = self.context.temu.order_amount(order.parent_order_sn)
+        return {line.order_sn: cents for line in amount.order_list
+                if (cents := price_cents(line.unit_retail_price.amount if line.unit_retail_price else None))
+                is not None}
+
+    def address(self, order: Order) -> ShippingAddress:
+        return read_address(self.context, order.parent_order_sn, order.parent_order_map.region_id)
+
+    # --- one order --------------------------------------------------------------------------
+    def reconcile(self, order: Order) -> Outcome:
+        sn = order.parent_order_sn
+        parent = order.parent_order_map
+        outcome = Outcome(sn, parent.update_time or 0)
+        self.handled.add(sn)
+        try:
+            record = self.orders.get(self.connection_id, sn)
+            if record is not None and record.import_state == "imported":
+                self.follow_up(order, record)
+            elif record is not None and record.import_state == "excluded" and not self.explicit:
+                self.context.count("excluded")
+            else:
+                reason = skip_reason(parent.parent_order_status, self.settings, self.first_run)
+                if reason is None:
+                    self.create(order)
+                else:
+                    self.context.count("skipped")
+                    # history the first import leaves alone stays excluded; anything else waits for its chance
+                    self.orders.record_skip(self.connection_id, sn, reason, parent.parent_order_status,
+                                            parent.update_time, excluded=self.first_run)
+        except ClaimHeld:
+            self.context.count("claimed_by_another_run")
+        except ExternalApiError as exc:
+            if exc.error_class is ErrorClass.REAUTHORIZE or isinstance(exc, ChannelMissing):
+                raise
+            self.context.count("failed")
+            logger.warning("order not reconciled", extra={"parent_order_sn": sn, "error": str(exc)})
+            outcome.failed = str(exc)
+        return outcome
+
+    def create(self, order: Order) -> None:
+        sn = order.parent_order_sn
+        parent = order.parent_order_map
+        owner = self.context.run.run_id
+        previous = self.orders.claim(self.connection_id, sn, owner, CLAIM_SECONDS, datetime.now(UTC))
+        status = mapped_status(parent.parent_order_status, self.settings) or ""
+        lines = self.resolve(order, self.prices(order))
+        address_state, address_reason = "awaiting", None
+        address = None
+        if parent.parent_order_status in ADDRESS_RELEASED:
+            address, address_state = self.address(order), "filled"
+        elif parent.parent_order_status in CLOSED:
+            address_state, address_reason = "unavailable", f"imported in Temu status {parent.parent_order_status}"
+        existing = None
+        if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
+            existing = self.find(sn, previous.claimed_at)
+            self.context.count("verified_after_crash")
+        created = existing or self.create_once(SalesOrderCreate(
+            external_reference=sn, channel=self.settings.sales_channel, status=status,
+            customer=Customer(name="Temu"), shipping_address=address, order_items=wholecell_items(lines)),
+            claimed_at=datetime.now(UTC))
+        record = OrderRecord(
+            connection_id=self.connection_id, parent_order_sn=sn, import_state="imported",
+            wholecell_order_id=created.id, temu_status=parent.parent_order_status, temu_update_time=parent.update_time,
+            wholecell_status=status, lines=lines, address_state=address_state, address_reason=address_reason,
+            region_id=parent.region_id)
+        self.orders.record_import(record, owner)
+        self.count_lines(lines)
+        self.context.count("imported")
+        if address is not None:
+            self.context.count("addresses_filled")
+        if self.settings.inventory_sync_enabled:  # outstanding counts it before WholeCell's next delta read
+            self.mirror.record_order(self.connection_id, MirrorOrder(
+                created.id, status, tuple(MirrorOrderItem(line.sku, line.variation_id, line.wholecell_quantity)
+                                          for line in lines),
+                created.order_number, created.channel, sn), created.updated_at)
+
+    def create_once(self, body: SalesOrderCreate, claimed_at: datetime) -> SalesOrder:
+        """Create; if the outcome is unknown, look the order up before trying once more."""
+        for attempt in range(2):
+            try:
+                return self.context.wholecell.create_sales_order(body)
+            except WholeCellApiError as exc:
+                if exc.error_class is not ErrorClass.VERIFY_BEFORE_RETRY or attempt == 1:
+                    raise
+                found = self.find(body.external_reference, claimed_at)
+                if found is not None:
+                    self.context.count("verified_after_timeout")
+                    return found
+        raise AssertionError("unreachable")
+
+    def find(self, parent_order_sn: str, since: datetime) -> SalesOrder | None:
+        return self.context.wholecell.find_sales_order_by_reference(
+            parent_order_sn, channel=self.settings.sales_channel, updated_since=since - LOOKUP_MARGIN)
+
+    def follow_up(self, order: Order, record: OrderRecord) -> None:
+        parent = order.parent_order_map
+        status_code = parent.parent_order_status
+        lines = self.resolve(order, {line.order_sn: line.unit_price_cents for line in record.lines
+                                     if line.unit_price_cents is not None})
+        patch = SalesOrderPatch()
+        new_status = mapped_status(status_code, self.settings)
+        if new_status is not None and new_status != record.wholecell_status:
+            patch.status = new_status
+        elif new_status is None and status_code != record.temu_status:
+            self.context.count("status_unmapped")
+        if lines_changed(record.lines, lines):
+            patch.order_items = wholecell_items(lines)
+            if any(line.temu_quantity < old.temu_quantity for line, old in zip(lines, record.lines, strict=False)):
+                self.context.count("cancellations")
+        address_state, address_reason = record.address_state, record.address_reason
+        if ADDRESS_CHANGED in parent.fulfillment_warning and record.address_state == "filled" \
+                and (parent.update_time or 0) != record.temu_update_time:
+            address_state = "awaiting"  # the backfill pulls the changed address again
+            self.context.count("address_changes")
+        if address_state == "awaiting" and status_code in CLOSED:
+            address_state, address_reason = "unavailable", f"Temu status {status_code} before an address was read"
+        fields = patch.model_fields_set
+        if fields:
+            self.context.wholecell.update_sales_order(record.wholecell_order_id or 0, patch)
+            self.context.count("updated")
+            if "status" in fields:
+                self.context.count("status_changes")
+        if fields or status_code != record.temu_status or address_state != record.address_state \
+                or parent.update_time != record.temu_update_time:
+            self.orders.update_imported(record.model_copy(update={
+                "wholecell_status": patch.status or record.wholecell_status, "lines": lines,
+                "temu_status": status_code, "temu_update_time": parent.update_time,
+                "address_state": address_state, "address_reason": address_reason}))
+        fixed = len(record.unknown_sku_lines) - sum(1 for line in lines if line.resolution == "unknown")
+        if fixed > 0:
+            self.context.count("unknown_sku_fixed", fixed)
+
+    def count_lines(self, lines: Iterable[LineRecord]) -> None:
+        unknown = sum(1 for line in lines if line.resolution == "unknown")
+        if unknown:
+            self.context.count("unknown_sku_lines", unknown)
+            metrics.add_metric(name="UnknownSkuLines", unit=MetricUnit.Count, value=unknown)
+
+    # --- work lists -----------------------------------------------------------------------
+    def revisit_unresolved(self) -> list[Outcome]:
+        """Skipped orders the settings now allow, and Unknown SKU lines whose listing is now
+        connected (read again from Temu only when there is something to do)."""
+        outcomes = []
+        for sn in self.orders.iter_unresolved(self.connection_id):
+            if sn in self.handled:
+                continue
+            record = self.orders.get(self.connection_id, sn)
+            if record is None:
+                continue
+            if record.import_state == "skipped":
+                if skip_reason(record.temu_status or 0, self.settings, False) is not None:
+                    continue
+            elif not any(self.listings_by_sku.get(line.sku_id or 0) is not None
+                         and self.listings_by_sku[line.sku_id or 0].connection is not None
+                         for line in record.unknown_sku_lines):
+                continue
+            outcomes.append(self.reconcile(self.context.temu.order_detail(sn)))
+        return outcomes
+
+
+def run(context: JobContext, orders: OrderRepository | None = None, listings: ListingRepository | None = None,
+        mirror: InventoryMirror | None = None, parent_order_sn: str | None = None) -> None:
+    orders = orders or OrderRepository()
+    settings = context.connection.settings
+    connection_id = context.connection.connection_id
+    if settings.shipstation_sync:
+        channels = {channel.title for channel in context.wholecell.sales_channels()}
+        if settings.sales_channel not in channels:
+            raise ChannelMissing(f"sales channel {settings.sales_channel!r} does not exist in WholeCell (exact, "
+                                 "case-sensitive); ShipStation sync needs it", error_class=ErrorClass.FIX_REQUEST,
+                                 operation="sales_channels")
+    watermark = orders.watermark(connection_id)
+    parent_order_sn = parent_order_sn or context.target
+    importer = OrderImporter(context, orders, listings or ListingRepository(), mirror or InventoryMirror(),
+                             first_run=watermark is None and parent_order_sn is None,
+                             explicit=parent_order_sn is not None)
+    if parent_order_sn is not None:  # re-import of one order (admin)
+        outcome = importer.reconcile(context.temu.order_detail(parent_order_sn))
+        if outcome.failed:
+            raise ExternalApiError(outcome.failed, error_class=ErrorClass.RETRYABLE, operation="reimport")
+        return
+
+    now = int(time.time())
+    start = now - settings.initial_lookback_days * 86400 if watermark is None else watermark - OVERLAP_SECONDS
+    # the window's end allows for Temu's clock running ahead of ours (the watermark is Temu's time)
+    pages = context.temu.iter_orders(update_at_start=start, update_at_end=now + CLOCK_SKEW_SECONDS)
+    with ThreadPoolExecutor(max_workers=ORDER_WORKERS) as pool:
+        outcomes = list(pool.map(importer.reconcile, pages))
+        outcomes += importer.revisit_unresolved()
+    context.count("orders_seen", len(outcomes))
+
+    failed = [o for o in outcomes if o.failed]
+    newest = max((o.update_time for o in outcomes if not o.failed), default=watermark or 0)
+    if failed:
+        newest = min(newest, min(o.update_time for o in failed) - 1)  # see the failed ones again
+    if newest and (watermark is None or newest > watermark):
+        orders.advance_watermark(connection_id, newest)
+    elif watermark is None:
+        orders.advance_watermark(connection_id, start)  # first run with nothing found: later runs are not first
+    if failed:
+        raise ExternalApiError(f"{len(failed)} order(s) not imported, first {failed[0].parent_order_sn}: "
+                               f"{failed[0].failed}", error_class=ErrorClass.RETRYABLE, operation="order_import")
+    logger.info("order import done", extra={"counts": context.counts})

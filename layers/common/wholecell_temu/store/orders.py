@@ -1,0 +1,210 @@
+"""Orders table repository: exactly-once claims, import records, the watermark, sparse work lists."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
+
+from wholecell_temu.domain.orders import LineRecord
+from wholecell_temu.store.tables import ORDER_STATE_KEY, OrderModel
+
+
+class OrderRecord(BaseModel):
+    """What the integration knows of one Temu parent order (never the buyer's address)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    parent_order_sn: str
+    import_state: str  # claimed | imported | skipped | excluded
+    skip_reason: str | None = None
+    wholecell_order_id: int | None = None
+    claim_owner: str | None = None
+    claim_until: float | None = None
+    claimed_at: datetime | None = None
+    temu_status: int | None = None
+    temu_update_time: int | None = None
+    wholecell_status: str | None = None
+    lines: list[LineRecord] = []
+    address_state: str | None = None
+    address_reason: str | None = None
+    shipment_state: str | None = None
+    region_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def unknown_sku_lines(self) -> list[LineRecord]:
+        return [line for line in self.lines if line.resolution == "unknown"]
+
+
+def _record(item: OrderModel) -> OrderRecord:
+    return OrderRecord(
+        connection_id=item.connection_id, parent_order_sn=item.parent_order_sn,
+        import_state=item.import_state or "claimed", skip_reason=item.skip_reason,
+        wholecell_order_id=int(item.wholecell_order_id) if item.wholecell_order_id else None,
+        claim_owner=item.claim_owner, claim_until=item.claim_until, claimed_at=item.claimed_at,
+        temu_status=None if item.temu_status is None else int(item.temu_status),
+        temu_update_time=None if item.temu_update_time is None else int(item.temu_update_time),
+        wholecell_status=item.wholecell_status,
+        lines=[LineRecord.model_validate(line) for line in item.lines or []],
+        address_state=item.address_state, address_reason=item.address_reason,
+        shipment_state=item.shipment_state,
+        region_id=None if item.region_id is None else int(item.region_id),
+        created_at=item.created_at, updated_at=item.updated_at)
+
+
+class ClaimHeld(Exception):
+    """Another run holds a live claim on this order."""
+
+
+class OrderRepository:
+    def get(self, connection_id: str, parent_order_sn: str) -> OrderRecord | None:
+        try:
+            return _record(OrderModel.get(connection_id, parent_order_sn, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def claim(self, connection_id: str, parent_order_sn: str, owner: str, seconds: int,
+              now: datetime) -> OrderRecord | None:
+        """Claim the creation of a WholeCell order. Returns the previous record when an earlier,
+        expired claim existed (the caller must look the order up before creating), None when the
+        order was never claimed. Raises ClaimHeld when a live claim or a finished import exists."""
+        previous = self.get(connection_id, parent_order_sn)
+        item = OrderModel(connection_id, parent_order_sn, import_state="claimed", claim_owner=owner,
+                          claim_until=time.time() + seconds, claimed_at=now,
+                          created_at=previous.created_at if previous and previous.created_at else now, updated_at=now)
+        if previous is not None:  # keep what a skipped record knew
+            item.temu_status, item.temu_update_time = previous.temu_status, previous.temu_update_time
+        never_claimed = OrderModel.parent_order_sn.does_not_exist()
+        stale = ((OrderModel.import_state != "imported")
+                 & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < time.time())))
+        try:
+            item.save(condition=never_claimed | stale)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ClaimHeld(parent_order_sn) from None
+            raise
+        return previous if previous is not None and previous.claimed_at is not None else None
+
+    def record_import(self, record: OrderRecord, owner: str) -> OrderRecord:
+        """The WholeCell order exists: store it and release the claim (only if still ours)."""
+        now = datetime.now(UTC)
+        model = OrderModel
+        unknown = [line.order_sn for line in record.unknown_sku_lines]
+        actions: list[Action] = [
+            model.import_state.set("imported"), model.wholecell_order_id.set(str(record.wholecell_order_id)),
+            model.wholecell_status.set(record.wholecell_status or ""), model.lines.set(_lines(record.lines)),
+            model.temu_status.set(record.temu_status or 0), model.temu_update_time.set(record.temu_update_time or 0),
+            model.region_id.set(record.region_id or 0), model.updated_at.set(now),
+            model.claim_owner.remove(), model.claim_until.remove(), model.skip_reason.remove(),
+            model.address_state.set(record.address_state or "awaiting"),
+            *_work_lists(record, unknown),
+        ]
+        model(record.connection_id, record.parent_order_sn).update(
+            actions=actions, condition=model.claim_owner == owner)
+        return record.model_copy(update={"import_state": "imported", "claim_owner": None, "claim_until": None})
+
+    def record_skip(self, connection_id: str, parent_order_sn: str, reason: str, temu_status: int,
+                    update_time: int | None, *, excluded: bool = False) -> None:
+        """A Temu order that is not imported, with why; never touches an imported one. A skipped
+        order is revisited when the settings change; an excluded one (history older than the first
+        import) only by an explicit re-import."""
+        now = datetime.now(UTC)
+        model = OrderModel(connection_id, parent_order_sn)
+        try:
+            model.update(actions=[
+                OrderModel.import_state.set("excluded" if excluded else "skipped"), OrderModel.skip_reason.set(reason),
+                OrderModel.temu_status.set(temu_status), OrderModel.temu_update_time.set(update_time or 0),
+                OrderModel.unresolved.remove() if excluded else OrderModel.unresolved.set(f"skipped#{parent_order_sn}"),
+                OrderModel.updated_at.set(now), OrderModel.created_at.set(OrderModel.created_at | now),
+            ], condition=OrderModel.import_state.does_not_exist()
+                | OrderModel.import_state.is_in("skipped", "excluded"))
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    def update_imported(self, record: OrderRecord) -> None:
+        """Status, lines and address state after a follow-up (the order stays imported)."""
+        model = OrderModel
+        unknown = [line.order_sn for line in record.unknown_sku_lines]
+        actions: list[Action] = [
+            model.wholecell_status.set(record.wholecell_status or ""), model.lines.set(_lines(record.lines)),
+            model.temu_status.set(record.temu_status or 0), model.temu_update_time.set(record.temu_update_time or 0),
+            model.address_state.set(record.address_state or "awaiting"), model.updated_at.set(datetime.now(UTC)),
+            *_work_lists(record, unknown),
+        ]
+        if record.address_reason:
+            actions.append(model.address_reason.set(record.address_reason))
+        else:
+            actions.append(model.address_reason.remove())
+        model(record.connection_id, record.parent_order_sn).update(
+            actions=actions, condition=model.import_state == "imported")
+
+    def set_address_state(self, connection_id: str, parent_order_sn: str, state: str, reason: str | None,
+                          temu_status: int | None = None) -> None:
+        """Only the address fields (the order import may be updating the rest meanwhile)."""
+        model = OrderModel
+        actions: list[Action] = [
+            model.address_state.set(state), model.updated_at.set(datetime.now(UTC)),
+            model.address_reason.set(reason) if reason else model.address_reason.remove(),
+            model.address_due.set(parent_order_sn) if state == "awaiting" else model.address_due.remove(),
+        ]
+        if temu_status is not None:
+            actions.append(model.temu_status.set(temu_status))
+        model(connection_id, parent_order_sn).update(actions=actions, condition=model.import_state == "imported")
+
+    def iter_awaiting_address(self, connection_id: str) -> Iterator[str]:
+        for item in OrderModel.awaiting_address.query(connection_id):
+            yield item.parent_order_sn
+
+    def iter_unresolved(self, connection_id: str) -> Iterator[str]:
+        for item in OrderModel.unresolved_orders.query(connection_id):
+            yield item.parent_order_sn
+
+    def by_wholecell_order(self, connection_id: str, wholecell_order_id: int) -> OrderRecord | None:
+        for item in OrderModel.by_wholecell_order.query(connection_id, OrderModel.wholecell_order_id
+                                                        == str(wholecell_order_id)):
+            return _record(item)
+        return None
+
+    # --- watermark ---------------------------------------------------------------------------
+    def watermark(self, connection_id: str) -> int | None:
+        try:
+            item = OrderModel.get(connection_id, ORDER_STATE_KEY, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return None if item.watermark is None else int(item.watermark)
+
+    def advance_watermark(self, connection_id: str, value: int) -> bool:
+        """Move the watermark forward to `value` (Temu updateTime, seconds); never backwards."""
+        try:
+            OrderModel(connection_id, ORDER_STATE_KEY).update(
+                actions=[OrderModel.watermark.set(value), OrderModel.updated_at.set(datetime.now(UTC))],
+                condition=OrderModel.watermark.does_not_exist() | (OrderModel.watermark < value))
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _lines(lines: list[LineRecord]) -> list[dict[str, Any]]:
+    return [line.model_dump(mode="json") for line in lines]
+
+
+def _work_lists(record: OrderRecord, unknown: list[str]) -> list[Action]:
+    """Keep the sparse index attributes in step with the record."""
+    model = OrderModel
+    awaiting = record.address_state in (None, "awaiting")
+    return [
+        model.unknown_skus.set(unknown) if unknown else model.unknown_skus.remove(),
+        model.unresolved.set(f"unknown_sku#{record.parent_order_sn}") if unknown else model.unresolved.remove(),
+        model.address_due.set(record.parent_order_sn) if awaiting else model.address_due.remove(),
+    ]
