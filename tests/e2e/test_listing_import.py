@@ -200,3 +200,29 @@ def test_bulk_csv_applies_good_rows_and_reports_bad_ones(stack: LocalStack) -> N
     assert after["X-3"]["connection"] is None
     bad = requests.post(f"{stack.api_url}{base}/connections", data="a,b\n1,2\n", timeout=30)
     assert bad.status_code == 400
+
+
+def test_connecting_by_hand_uses_the_catalog_the_import_read(stack: LocalStack) -> None:
+    """A large WholeCell catalog is never read inside an API request: the import caches it."""
+    assert stack.temu is not None and stack.wholecell is not None
+    wholecell = stack.wholecell.state
+    wholecell.create_account("catalog-app", "catalog-secret", skus=["K-1"])
+    shop = stack.temu.state.create_shop(region="US", goods=[{"goodsName": "K", "skus": [
+        {"skuSn": "T-1", "stock": 0, "status": "active"}]}])
+    connection_id = connect(stack, shop["mallId"], {"app_id": "catalog-app", "app_secret": "catalog-secret"})
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    listing = stack.http("GET", f"/admin/connections/{connection_id}/listings").json()["items"][0]
+    path = f"/admin/connections/{connection_id}/listings/{listing['temu_sku_id']}/connection"
+
+    def stock_level_reads() -> int:
+        counts = wholecell.account("catalog-app").request_counts
+        return sum(n for key, n in counts.items() if "stock_levels" in key)
+
+    reads = stock_level_reads()
+    assert stack.http("PUT", path, json={"skus": [{"sku": "K-1"}]}).status_code == 200
+    wholecell.add_skus("catalog-app", ["K-2"])  # created after the import
+    refused = stack.http("PUT", path, json={"skus": [{"sku": "K-2"}]})
+    assert refused.status_code == 400 and "run the listing import" in refused.json()["error"]["fields"]["skus"]
+    assert stock_level_reads() == reads
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    assert stack.http("PUT", path, json={"skus": [{"sku": "K-2"}]}).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import BadRequest, NotFound
 from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
+from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.wholecell import WholeCellClient
 
@@ -58,23 +60,48 @@ class ConnectionRequest(BaseModel):
 
 
 class WholeCellCatalog:
-    """The SKUs and product variations that exist in WholeCell, each read once and only if needed.
+    """The SKUs and product variations that exist in WholeCell, as recorded, read once each.
 
-    SKUs are those stock levels list (zero stock included); variations are those units carry
-    (a full inventory read, until the quantity-sync inventory mirror can answer instead).
+    SKUs come from the catalog the last listing import cached (stock levels list every SKU,
+    zero stock included); reading a large catalog live would not fit an API request. Only
+    before the first import is WholeCell read directly. Variations come from the inventory
+    mirror (units the quantity sync has seen); before the first sync, from WholeCell's units.
     """
 
-    def __init__(self, wholecell: WholeCellClient) -> None:
-        self.wholecell = wholecell
+    def __init__(self, wholecell: Callable[[], WholeCellClient], mirror: InventoryMirror, connection_id: str) -> None:
+        self._wholecell = wholecell
+        self._mirror = mirror
+        self._connection_id = connection_id
+        self.skus_as_of: datetime | None = None
 
     @cached_property
     def skus(self) -> set[str]:
-        return {level.sku for level in self.wholecell.iter_stock_levels() if level.sku}
+        cached = self._mirror.load_catalog(self._connection_id)
+        if cached is not None:
+            skus, self.skus_as_of = cached
+            return skus
+        return {level.sku for level in self._wholecell().iter_stock_levels() if level.sku}
 
     @cached_property
     def variation_ids(self) -> set[int]:
-        return {unit.product_variation.id for unit in self.wholecell.iter_inventories()
+        known = self._mirror.variation_ids(self._connection_id)
+        if known:
+            return known
+        return {unit.product_variation.id for unit in self._wholecell().iter_inventories()
                 if unit.product_variation.id is not None}
+
+    def unknown_sku_hint(self) -> str:
+        if self.skus_as_of is None:
+            return ""
+        return (f" (WholeCell's SKUs as of the last listing import, {self.skus_as_of:%Y-%m-%d %H:%M} UTC; "
+                "run the listing import if the SKU was created since)")
+
+    def unknown_variation_hint(self) -> str:
+        return " (variations the quantity sync has seen units of)"
+
+
+def catalog_for(service: ConnectionService, connection_id: str) -> WholeCellCatalog:
+    return WholeCellCatalog(lambda: service.wholecell_for(connection_id), InventoryMirror(), connection_id)
 
 
 def view(listing: Listing) -> ListingView:
@@ -134,16 +161,18 @@ class ListingService:
         except ValidationError as exc:
             fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
             raise BadRequest("invalid connection", fields) from None
-        catalog = WholeCellCatalog(self.connections.wholecell_for(connection_id))
+        catalog = catalog_for(self.connections, connection_id)
         if request.skus:
             unknown = [link.sku for link in request.skus if link.sku not in catalog.skus]
             if unknown:
-                raise BadRequest("unknown WholeCell SKUs", {"skus": f"not in WholeCell: {', '.join(unknown)}"})
+                raise BadRequest("unknown WholeCell SKUs", {
+                    "skus": f"not in WholeCell: {', '.join(unknown)}{catalog.unknown_sku_hint()}"})
         else:
             missing = sorted({link.id for link in request.product_variations or []} - catalog.variation_ids)
             if missing:
                 raise BadRequest("unknown product variations",
-                                 {"product_variations": f"not in WholeCell: {', '.join(map(str, missing))}"})
+                                 {"product_variations": f"not in WholeCell: {', '.join(map(str, missing))}"
+                                                        f"{catalog.unknown_variation_hint()}"})
         connection = ListingConnection(mode="manual", skus=request.skus or [],
                                        product_variations=request.product_variations or [])
         return self.repository.set_connection(listing, connection)
@@ -184,7 +213,7 @@ def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> 
     listings = list(service.repository.iter_all(connection_id))
     by_id = {listing.temu_sku_id: listing for listing in listings}
     by_goods_sku = {(listing.temu_goods_id, listing.seller_sku): listing for listing in listings}
-    catalog = WholeCellCatalog(service.connections.wholecell_for(connection_id))
+    catalog = catalog_for(service.connections, connection_id)
 
     results: dict[int, BulkRowResult] = {}
     plans: dict[int, list[tuple[int, SkuLink | VariationLink]]] = {}
@@ -195,7 +224,8 @@ def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> 
             if (row.get("wholecell_sku") or "").strip():
                 link: SkuLink | VariationLink = SkuLink(sku=row["wholecell_sku"], factor=factor)
                 if row["wholecell_sku"] not in catalog.skus:
-                    raise ValueError(f"WholeCell SKU {row['wholecell_sku']!r} does not exist")
+                    raise ValueError(f"WholeCell SKU {row['wholecell_sku']!r} does not exist"
+                                     + catalog.unknown_sku_hint())
             else:
                 variation_id = int(row.get("product_variation_id") or 0)
                 if variation_id not in catalog.variation_ids:

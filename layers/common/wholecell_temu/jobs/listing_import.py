@@ -19,6 +19,7 @@ from wholecell_temu.domain.listings import (
 )
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.observability import logger
+from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.temu.models import Sku
 
@@ -32,11 +33,13 @@ def read_temu_skus(context: JobContext) -> dict[int, Sku]:
     return skus
 
 
-def run(context: JobContext, repository: ListingRepository | None = None) -> None:
+def run(context: JobContext, repository: ListingRepository | None = None,
+        catalog: InventoryMirror | None = None) -> None:
     repository = repository or ListingRepository()
     connection_id = context.connection.connection_id
     temu_skus = read_temu_skus(context)
     wholecell_skus = {level.sku for level in context.wholecell.iter_stock_levels() if level.sku}
+    (catalog or InventoryMirror()).save_catalog(connection_id, wholecell_skus, datetime.now(UTC))
     existing = {listing.temu_sku_id: listing for listing in repository.iter_all(connection_id)}
     now = datetime.now(UTC)
 

@@ -15,7 +15,9 @@ from wholecell_temu.store.tables import InventoryMirrorModel
 
 UNIT_PREFIX = "u#"
 ORDER_PREFIX = "o#"
+CATALOG_PREFIX = "c#"  # WholeCell's SKU catalog as the last listing import read it, in chunks
 STATE_KEY = "#state"
+CATALOG_CHUNK_BYTES = 300_000  # DynamoDB items hold 400 KB
 
 
 class MirrorState(BaseModel):
@@ -80,6 +82,8 @@ class InventoryMirror:
             elif key.startswith(ORDER_PREFIX):
                 order = _order(item)
                 mirror.orders[order.order_id] = order
+            elif key.startswith(CATALOG_PREFIX):
+                continue
             elif key == STATE_KEY:
                 mirror.state = MirrorState.model_validate({**(item.state or {}), "version": int(item.version or 0)})
         return mirror
@@ -118,6 +122,40 @@ class InventoryMirror:
                 raise ConflictError("the inventory mirror was updated by another run") from None
             raise
         return state.model_copy(update={"version": state.version + 1})
+
+    def save_catalog(self, connection_id: str, skus: Iterable[str], read_at: datetime) -> None:
+        """Replace the cached WholeCell SKU catalog (chunked; stale chunks are deleted)."""
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for sku in sorted(skus):
+            if size + len(sku) + 4 > CATALOG_CHUNK_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(sku)
+            size += len(sku.encode()) + 4
+        existing = {item.mirror_key for item in InventoryMirrorModel.query(
+            connection_id, InventoryMirrorModel.mirror_key.startswith(CATALOG_PREFIX))}
+        with InventoryMirrorModel.batch_write() as batch:
+            for number, chunk in enumerate(chunks):
+                key = f"{CATALOG_PREFIX}{number:04d}"
+                batch.save(InventoryMirrorModel(connection_id, key, items=chunk, updated_at=read_at,
+                                                version=len(chunks)))
+                existing.discard(key)
+            for key in existing:
+                batch.delete(InventoryMirrorModel(connection_id, key))
+
+    def load_catalog(self, connection_id: str) -> tuple[set[str], datetime] | None:
+        """The cached SKUs and when they were read, or None before the first listing import.
+        A partly written catalog (chunk count disagrees) counts as none."""
+        items = list(InventoryMirrorModel.query(connection_id,
+                                                InventoryMirrorModel.mirror_key.startswith(CATALOG_PREFIX)))
+        if not items or any(int(item.version or 0) != len(items) for item in items):
+            return None
+        skus = {sku for item in items for sku in item.items or []}
+        return skus, min(item.updated_at for item in items if item.updated_at is not None)
+
+    def variation_ids(self, connection_id: str) -> set[int]:
+        return {unit.variation_id for unit in self.load(connection_id).units.values() if unit.variation_id is not None}
 
     def record_order(self, connection_id: str, order: MirrorOrder, updated_at: datetime) -> None:
         """Put one sales order in the mirror at once (an order the integration just created)."""
