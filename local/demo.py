@@ -50,6 +50,7 @@ class Demo:
         }
         self.connection_id = ""
         self.mall_id = 0
+        self.orders: dict[str, str] = {}
 
     def say(self, text: str) -> None:
         print(f"  {text}", flush=True)
@@ -188,6 +189,54 @@ class Demo:
             self.say(f"  {link['ref']}: available {link['available']} - outstanding {link['outstanding']} "
                      f"= {link['calculated']} ({groups})")
 
+    def import_orders(self) -> None:
+        assert self.stack.temu is not None and self.stack.wholecell is not None
+        temu = self.stack.temu.state
+        base = f"/admin/connections/{self.connection_id}"
+        listings = {i["seller_sku"]: i for i in self.api("GET", f"{base}/listings", 200)["items"]}
+        sku = {code: listing["temu_sku_id"] for code, listing in listings.items()}
+        self.orders = {
+            "pending": temu.add_order(self.mall_id, [{"skuId": sku["IP13-128-BLU-A"], "quantity": 1}], status=1),
+            "ready": temu.add_order(self.mall_id, [{"skuId": sku["IP14P-256-GLD-A"], "quantity": 1},
+                                                   {"skuId": sku["PX7-128-WHT-A"], "quantity": 2}], status=2),
+            "unknown": temu.add_order(self.mall_id, [{"skuId": sku[None], "quantity": 1}], status=1),
+        }
+        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
+        counts = self.wait_for_run("order_import", run_id)["counts"]
+        self.summary["orders_imported"] = counts.get("imported", 0)
+        self.summary["addresses_filled"] += counts.get("addresses_filled", 0)
+        self.say(f"imported {counts.get('imported', 0)} Temu orders into WholeCell (channel Temu); "
+                 f"{counts.get('addresses_filled', 0)} already awaiting shipment came with their address; "
+                 f"{counts.get('unknown_sku_lines', 0)} line flagged Unknown SKU")
+        for sn in self.orders.values():
+            order = self.api("GET", f"{base}/orders/{sn}", 200)
+            lines = ", ".join(f"{line['sku'] or 'Unknown SKU'} x{line['wholecell_quantity']}"
+                              for line in order["lines"])
+            self.say(f"  {sn}: Temu {order['temu_status_name']:<17} -> WholeCell {order['wholecell_status']!r} "
+                     f"#{order['wholecell_order_id']} [{lines}] address {order['address_state']}")
+        unknown = self.api("GET", f"{base}/orders/{self.orders['unknown']}", 200)["lines"][0]
+        self.say(f"why Unknown SKU? {unknown['unknown_reason']}")
+
+    def fill_addresses(self) -> None:
+        assert self.stack.temu is not None and self.stack.wholecell is not None
+        base = f"/admin/connections/{self.connection_id}"
+        self.stack.temu.state.advance_order(self.orders["pending"])  # the buyer's order is confirmed on Temu
+        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
+        counts = self.wait_for_run("order_import", run_id)["counts"]
+        self.say(f"Temu moved {self.orders['pending']} to awaiting shipment: "
+                 f"{counts.get('status_changes', 0)} WholeCell status change")
+        run_id = self.api("POST", f"{base}/jobs/address_backfill/run", 202)["run_id"]
+        counts = self.wait_for_run("address_backfill", run_id)["counts"]
+        self.summary["addresses_filled"] += counts.get("filled", 0)
+        order = self.api("GET", f"{base}/orders/{self.orders['pending']}", 200)
+        wholecell = self.stack.wholecell.state.get_order(WHOLECELL_APP[0], order["wholecell_order_id"])
+        if order["address_state"] != "filled" or not (wholecell["shipping_address"] or {}).get("street1"):
+            raise RuntimeError(f"address not filled: {order['address_state']}")
+        ship_to = wholecell["shipping_address"]
+        self.say(f"address backfill: {counts.get('filled', 0)} filled, {counts.get('still_pending', 0)} still "
+                 f"pending on Temu; WholeCell order #{order['wholecell_order_id']} now ships to {ship_to['city']}, "
+                 f"{ship_to['state']} (buyer details are never logged)")
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
@@ -198,6 +247,8 @@ class Demo:
             self.stage("Connect a listing by hand", self.connect_by_hand)
             self.stage("Push WholeCell quantities to Temu", self.sync_quantities)
             self.stage("Explain a listing's quantity", self.diagnose)
+            self.stage("Import Temu orders into WholeCell", self.import_orders)
+            self.stage("Fill addresses once Temu releases them", self.fill_addresses)
 
 
 def main() -> int:
