@@ -51,6 +51,7 @@ class Demo:
         self.connection_id = ""
         self.mall_id = 0
         self.orders: dict[str, str] = {}
+        self.webhook = ("", "")
 
     def say(self, text: str) -> None:
         print(f"  {text}", flush=True)
@@ -89,6 +90,7 @@ class Demo:
             "wholecell": {"app_id": WHOLECELL_APP[0], "app_secret": WHOLECELL_APP[1]},
         })
         self.connection_id = created["connection_id"]
+        self.webhook = (created["webhook_url"], created["webhook_secret"])
         self.say(f"connection {self.connection_id} created; webhook {created['webhook_url']}")
 
     def authorize(self) -> None:
@@ -237,6 +239,37 @@ class Demo:
                  f"pending on Temu; WholeCell order #{order['wholecell_order_id']} now ships to {ship_to['city']}, "
                  f"{ship_to['state']} (buyer details are never logged)")
 
+    def confirm_shipments(self) -> None:
+        assert self.stack.temu is not None and self.stack.wholecell is not None
+        wholecell, temu = self.stack.wholecell.state, self.stack.temu.state
+        base = f"/admin/connections/{self.connection_id}"
+        wholecell.configure_webhook(WHOLECELL_APP[0], self.webhook[0], [self.webhook[1]])
+        ready = self.api("GET", f"{base}/orders/{self.orders['ready']}", 200)
+        # the warehouse buys a label in ShipStation; ShipStation posts it back to WholeCell
+        event = wholecell.add_shipment(WHOLECELL_APP[0], ready["wholecell_order_id"], carrier="USPS",
+                                       tracking_number="9400 1118 9956 2837 4650 12")
+        delivery = wholecell.account(WHOLECELL_APP[0]).deliveries[-1]
+        self.stack.drain(timeout=120)
+        if temu.orders[self.orders["ready"]].status != 4:
+            raise RuntimeError(f"Temu order not shipped: status {temu.orders[self.orders['ready']].status}")
+        self.summary["shipments_confirmed"] += 1
+        self.say(f"WholeCell posted {event['event_id']} to the webhook (answered {delivery['status']}); "
+                 f"Temu order {self.orders['ready']} is now shipped (status 4)")
+
+        # the webhook is lost (endpoint down): the reconciler catches it on its next run
+        wholecell.configure_webhook(WHOLECELL_APP[0], None, [self.webhook[1]])
+        pending = self.api("GET", f"{base}/orders/{self.orders['pending']}", 200)
+        wholecell.add_shipment(WHOLECELL_APP[0], pending["wholecell_order_id"], carrier="UPS",
+                               tracking_number="1Z 999 AA1 01 2345 6784")
+        run_id = self.api("POST", f"{base}/jobs/shipment_reconcile/run", 202)["run_id"]
+        counts = self.wait_for_run("shipment_reconcile", run_id)["counts"]
+        self.stack.drain(timeout=120)
+        if temu.orders[self.orders["pending"]].status != 4:
+            raise RuntimeError("the reconciler did not confirm the shipment whose webhook was lost")
+        self.summary["shipments_confirmed"] += 1
+        self.say(f"a shipment whose webhook never arrived: the reconciler queued {counts.get('queued', 0)}, "
+                 f"Temu order {self.orders['pending']} is now shipped too")
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
@@ -249,6 +282,7 @@ class Demo:
             self.stage("Explain a listing's quantity", self.diagnose)
             self.stage("Import Temu orders into WholeCell", self.import_orders)
             self.stage("Fill addresses once Temu releases them", self.fill_addresses)
+            self.stage("Confirm WholeCell shipments on Temu", self.confirm_shipments)
 
 
 def main() -> int:

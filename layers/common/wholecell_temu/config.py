@@ -56,6 +56,7 @@ class Settings(BaseModel):
     address_backfill_queue_url: str = Field(alias="ADDRESS_BACKFILL_QUEUE_URL")
     shipment_reconcile_queue_url: str = Field(alias="SHIPMENT_RECONCILE_QUEUE_URL")
     shipment_queue_url: str = Field(alias="SHIPMENT_QUEUE_URL")
+    shipment_dlq_url: str | None = Field(None, alias="SHIPMENT_DLQ_URL")  # permanent failures go here at once
 
     # Secrets
     secret_prefix: str = Field("wholecell-temu/local", alias="SECRET_PREFIX")
@@ -88,7 +89,7 @@ class Settings(BaseModel):
     run_log_retention_days: int = Field(30, alias="RUN_LOG_RETENTION_DAYS", gt=0)
 
     @field_validator("temu_gateway_url", "temu_authorize_url", "temu_app_key", "temu_app_secret",
-                     "temu_app_secret_arn", mode="before")
+                     "temu_app_secret_arn", "shipment_dlq_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -22,7 +22,7 @@ from wholecell_temu.admin.models import (
     RunList,
     RunQueued,
 )
-from wholecell_temu.admin.orders import OrderView, get_order
+from wholecell_temu.admin.orders import OrderView, ResendQueued, get_order, resend_shipments
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import ApiError
 from wholecell_temu.domain.settings import ConnectionSettings
@@ -30,6 +30,7 @@ from wholecell_temu.store.connections import ConflictError
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import ListingRepository
 from wholecell_temu.store.orders import OrderRepository
+from wholecell_temu.store.shipments import ShipmentRepository
 
 
 def responses(success: tuple[int, str, type[Any]] | None = None) -> dict[int, OpenAPIResponse]:
@@ -180,6 +181,12 @@ def add_order_routes(app: APIGatewayHttpResolver, service: Callable[[], Connecti
     @app.get("/admin/connections/<connection_id>/orders/<parent_order_sn>", responses=responses())
     def get_one_order(connection_id: str, parent_order_sn: str) -> OrderView:
         return get_order(service(), OrderRepository(), connection_id, parent_order_sn)
+
+    @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/shipments/resend",
+              responses=responses((202, "Queued", ResendQueued)))
+    def resend(connection_id: str, parent_order_sn: str) -> Response[ResendQueued]:
+        queued = resend_shipments(service(), OrderRepository(), ShipmentRepository(), connection_id, parent_order_sn)
+        return Response(status_code=202, content_type="application/json", body=queued)
 
     @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/reimport",
               responses=responses((202, "Queued", RunQueued)))

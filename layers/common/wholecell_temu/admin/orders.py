@@ -9,7 +9,9 @@ from pydantic import BaseModel
 
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import NotFound
+from wholecell_temu.jobs.shipment_push import ShipmentMessage, send_to_queue
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
+from wholecell_temu.store.shipments import ShipmentRepository
 
 TEMU_STATUS_NAMES = {1: "pending", 2: "awaiting shipment", 3: "cancelled", 4: "shipped", 41: "partially shipped",
                      5: "delivered", 51: "partially delivered"}
@@ -48,6 +50,7 @@ class OrderView(BaseModel):
     address_state: str | None
     address_reason: str | None
     shipment_state: str | None
+    shipment_error: str | None
     updated_at: datetime | None
 
 
@@ -65,7 +68,8 @@ def order_view(record: OrderRecord) -> OrderView:
             resolution=line.resolution, unknown_sku=line.resolution == "unknown", unknown_reason=line.unknown_reason)
             for line in record.lines],
         unknown_sku=bool(record.unknown_sku_lines), address_state=record.address_state,
-        address_reason=record.address_reason, shipment_state=record.shipment_state, updated_at=record.updated_at)
+        address_reason=record.address_reason, shipment_state=record.shipment_state,
+        shipment_error=record.shipment_error, updated_at=record.updated_at)
 
 
 def get_order(service: ConnectionService, orders: OrderRepository, connection_id: str,
@@ -76,3 +80,27 @@ def get_order(service: ConnectionService, orders: OrderRepository, connection_id
         raise NotFound(f"order {parent_order_sn} has not been seen by the order import (not placed in this shop, "
                        "older than the first import's look-back, or not polled yet); re-import it to read it now")
     return order_view(record)
+
+
+class ResendQueued(BaseModel):
+    parent_order_sn: str
+    wholecell_order_id: int
+    reopened: int  # shipments that had failed and are tried again
+
+
+def resend_shipments(service: ConnectionService, orders: OrderRepository, shipments: ShipmentRepository,
+                     connection_id: str, parent_order_sn: str) -> ResendQueued:
+    """Queue a fresh confirmation attempt for the order's shipments (failed ones are reopened)."""
+    service.require(connection_id)
+    record = orders.get(connection_id, parent_order_sn)
+    if record is None or record.import_state != "imported" or record.wholecell_order_id is None:
+        raise NotFound(f"order {parent_order_sn} was not imported into WholeCell by this connection")
+    reopened = 0
+    for key, shipment in shipments.for_order(connection_id, record.wholecell_order_id).items():
+        if shipment.state == "failed":
+            shipments.reopen(connection_id, key)
+            reopened += 1
+    send_to_queue(service.services, ShipmentMessage(connection_id=connection_id,
+                                                    sales_order_id=record.wholecell_order_id, source="resend"))
+    return ResendQueued(parent_order_sn=parent_order_sn, wholecell_order_id=record.wholecell_order_id,
+                        reopened=reopened)

@@ -35,6 +35,7 @@ class OrderRecord(BaseModel):
     address_state: str | None = None
     address_reason: str | None = None
     shipment_state: str | None = None
+    shipment_error: str | None = None
     region_id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -55,7 +56,7 @@ def _record(item: OrderModel) -> OrderRecord:
         wholecell_status=item.wholecell_status,
         lines=[LineRecord.model_validate(line) for line in item.lines or []],
         address_state=item.address_state, address_reason=item.address_reason,
-        shipment_state=item.shipment_state,
+        shipment_state=item.shipment_state, shipment_error=item.shipment_error,
         region_id=None if item.region_id is None else int(item.region_id),
         created_at=item.created_at, updated_at=item.updated_at)
 
@@ -159,6 +160,12 @@ class OrderRepository:
         if temu_status is not None:
             actions.append(model.temu_status.set(temu_status))
         model(connection_id, parent_order_sn).update(actions=actions, condition=model.import_state == "imported")
+
+    def set_shipment_state(self, connection_id: str, parent_order_sn: str, state: str, error: str | None) -> None:
+        OrderModel(connection_id, parent_order_sn).update(actions=[
+            OrderModel.shipment_state.set(state), OrderModel.updated_at.set(datetime.now(UTC)),
+            OrderModel.shipment_error.set(error[:500]) if error else OrderModel.shipment_error.remove(),
+        ], condition=OrderModel.import_state == "imported")
 
     def iter_awaiting_address(self, connection_id: str) -> Iterator[str]:
         for item in OrderModel.awaiting_address.query(connection_id):

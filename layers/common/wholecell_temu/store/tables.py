@@ -148,7 +148,8 @@ class OrderModel(Model):
     address_reason = UnicodeAttribute(null=True)
     address_due = UnicodeAttribute(null=True)  # GSI awaiting_address (sparse)
     unresolved = UnicodeAttribute(null=True)  # GSI unresolved (sparse)
-    shipment_state = UnicodeAttribute(null=True)
+    shipment_state = UnicodeAttribute(null=True)  # confirmed | failed
+    shipment_error = UnicodeAttribute(null=True)
     region_id = NumberAttribute(null=True)
     watermark = NumberAttribute(null=True)  # ORDER_STATE_KEY only: greatest Temu updateTime seen
     version = NumberAttribute(null=True)
@@ -164,7 +165,10 @@ ORDER_STATE_KEY = "#state"
 
 
 class ShipmentModel(Model):
-    """One (WholeCell order, tracking number) and its Temu confirmation."""
+    """One (WholeCell order, tracking number) and its Temu confirmation.
+
+    The item with sort key SHIPMENT_STATE_KEY holds the reconciler's watermark.
+    """
 
     class Meta(_Meta):
         pass
@@ -172,11 +176,21 @@ class ShipmentModel(Model):
     connection_id = UnicodeAttribute(hash_key=True)
     shipment_key = UnicodeAttribute(range_key=True)  # "<wholecell_order_id>#<tracking number>"
     parent_order_sn = UnicodeAttribute(null=True)
-    state = UnicodeAttribute()  # pending | confirmed | failed
+    wholecell_order_id = NumberAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    carrier = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)  # pending | confirmed | failed
+    verified = BooleanAttribute(null=True)  # confirmed by reading Temu back (it already had it)
+    claim_owner = UnicodeAttribute(null=True)  # the delivery sending it now (exactly once)
+    claim_until = NumberAttribute(null=True)
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
-    updated_at = UTCDateTimeAttribute()
+    watermark = UTCDateTimeAttribute(null=True)  # SHIPMENT_STATE_KEY only
+    created_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+SHIPMENT_STATE_KEY = "#state"
 
 
 class InventoryMirrorModel(Model):

@@ -1,0 +1,122 @@
+"""Shipment rules: tracking numbers, carriers and the packages of one Temu confirmation. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from wholecell_temu.temu.models import Carrier, OrderItem, ShipmentLine, ShipmentPackage, SubPackage
+
+# Temu item statuses (reference §5.1) that still wait for a shipment
+TO_SHIP = (2, 41)
+SEND_ONE_PACKAGE, SEND_SPLIT = 0, 1
+
+# Confirm outcomes by Temu error code (reference §4.5)
+ALREADY_DONE = frozenset({120012004, 120014003, 120014004})  # verify with bg.logistics.shipment.v2.get
+PENDING_BUYER_REQUEST = {120012023: "a buyer address change is pending", 120012030: "a cancellation is pending",
+                         120017007: "a cancellation is in review", 120012031: "a risk alert is pending"}
+
+_TRACKING_JUNK = re.compile(r"[\s\-%#]")
+
+
+def normalize_tracking(number: str) -> str:
+    """Temu validates tracking numbers without spaces, `-`, `%` or `#`."""
+    return _TRACKING_JUNK.sub("", number)
+
+
+def shipment_key(wholecell_order_id: int, tracking_number: str) -> str:
+    """A shipment's identity: (WholeCell order, tracking number)."""
+    return f"{wholecell_order_id}#{normalize_tracking(tracking_number)}"
+
+
+class PermanentShipmentError(Exception):
+    """Retrying cannot help; a person must act (recorded, alarmed, dead-lettered)."""
+
+
+class UnknownCarrier(PermanentShipmentError):
+    pass
+
+
+def resolve_carrier(name: str | None, carrier_map: Mapping[str, int], carriers: Iterable[Carrier]) -> int:
+    """The Temu carrier id for WholeCell's carrier name: the connection's map first (exact, then
+    case-insensitive), then Temu's carriers of the order's region by name or brand."""
+    if not name:
+        raise UnknownCarrier("the WholeCell shipment has no carrier")
+    if name in carrier_map:
+        return carrier_map[name]
+    folded = name.casefold().strip()
+    for mapped, carrier_id in carrier_map.items():
+        if mapped.casefold() == folded:
+            return carrier_id
+    listed = list(carriers)
+    for carrier in listed:
+        names = {carrier.logistics_service_provider_name, carrier.logistics_brand_name}
+        if folded in {n.casefold() for n in names if n}:
+            return carrier.logistics_service_provider_id
+    known = sorted({c.logistics_service_provider_name or "" for c in listed} - {""})
+    raise UnknownCarrier(f"carrier {name!r} is not a Temu carrier for this region (known: {', '.join(known)}); "
+                         "add it to the connection's carrier_map")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One WholeCell shipment: its tracking number, carrier and the SKUs it holds."""
+
+    tracking_number: str
+    carrier_id: int
+    skus: Mapping[str, int] = field(default_factory=dict)  # WholeCell SKU -> quantity
+
+
+def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[Box], warehouse_id: str,
+                  sku_of_line: Mapping[str, str | None]) -> list[tuple[int, list[ShipmentPackage]]]:
+    """The confirm calls, `[(send type, packages)]`, for `boxes` (new tracking numbers).
+
+    Each item still to ship goes, with its full quantity, in the box that holds its SKU; a box
+    that lists no items holds everything not otherwise placed. Items no box holds stay
+    unshipped (a partial shipment). One box with items → one call, send type 0; several that
+    together ship every remaining item → one call, send type 1; several that do not → one
+    send-type-0 call each. A box holding no item travels as an extra box of the first package.
+    """
+    to_ship = [item for item in items if item.order_status in TO_SHIP and item.quantity > 0]
+    if not to_ship:
+        raise PermanentShipmentError("no item of the Temu order is waiting to be shipped")
+    if not boxes:
+        raise PermanentShipmentError("no tracking number to confirm")
+
+    def line(item: OrderItem) -> ShipmentLine:
+        return ShipmentLine(parent_order_sn=parent_order_sn, order_sn=item.order_sn, quantity=item.quantity,
+                            goods_id=item.goods_id, sku_id=item.sku_id)
+
+    assigned: dict[int, list[ShipmentLine]] = {index: [] for index in range(len(boxes))}
+    room = [dict(box.skus) for box in boxes]
+    catch_all = next((index for index, box in enumerate(boxes) if not box.skus), None)
+    for item in to_ship:
+        sku = sku_of_line.get(item.order_sn)
+        target = next((i for i, left in enumerate(room) if sku and left.get(sku, 0) > 0), catch_all)
+        if target is None:
+            continue  # no box holds it: it ships later
+        if sku and room[target].get(sku, 0) > 0:
+            room[target][sku] -= item.quantity
+        assigned[target].append(line(item))
+    packages: list[ShipmentPackage] = []
+    extra: list[SubPackage] = []
+    for index, box in enumerate(boxes):
+        tracking = normalize_tracking(box.tracking_number)
+        if assigned[index]:
+            packages.append(ShipmentPackage(carrier_id=box.carrier_id, tracking_number=tracking,
+                                            warehouse_id=warehouse_id, lines=assigned[index]))
+        else:
+            extra.append(SubPackage(carrier_id=box.carrier_id, tracking_number=tracking, warehouse_id=warehouse_id))
+    if not packages:
+        raise PermanentShipmentError("the WholeCell shipments hold none of the Temu order's items left to ship "
+                                     f"(their SKUs: {sorted({sku for box in boxes for sku in box.skus})})")
+    if extra:
+        first = packages[0]
+        packages[0] = first.model_copy(update={"sub_packages": [*(first.sub_packages or []), *extra][:10]})
+    if len(packages) == 1:
+        return [(SEND_ONE_PACKAGE, packages)]
+    shipped = sum(len(package.lines) for package in packages)
+    if shipped == len(to_ship):
+        return [(SEND_SPLIT, packages)]
+    return [(SEND_ONE_PACKAGE, [package]) for package in packages]

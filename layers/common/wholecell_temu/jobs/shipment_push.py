@@ -1,0 +1,299 @@
+"""Shipment confirmation: a WholeCell shipment becomes a shipped Temu order, exactly once.
+
+A message (from the webhook, the reconciler or a resend) names a WholeCell sales order. The
+worker re-reads that order (the payload is only a hint), finds the Temu order it was created
+for, claims each (order, tracking number) not yet confirmed, and sends one
+`bg.logistics.shipment.v2.confirm` for all of them (send type 0 for one tracking number,
+1 for several). Outcomes:
+
+- success, or Temu already holding these tracking numbers (verified by reading it back):
+  recorded as confirmed;
+- retryable (Temu busy, timeouts whose outcome is not on Temu yet): the claim is released
+  and the message fails, so SQS delivers it again after the visibility timeout;
+- permanent (unknown carrier, cancelled order, tracking rejected, a pending buyer request):
+  recorded with the reason, counted, and the message moved to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.domain.orders import CANCELED
+from wholecell_temu.domain.shipments import (
+    ALREADY_DONE,
+    PENDING_BUYER_REQUEST,
+    TO_SHIP,
+    Box,
+    PermanentShipmentError,
+    normalize_tracking,
+    plan_packages,
+    resolve_carrier,
+    shipment_key,
+)
+from wholecell_temu.errors import ErrorClass
+from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.framework import Services
+from wholecell_temu.observability import logger, metrics
+from wholecell_temu.store.orders import OrderRecord, OrderRepository
+from wholecell_temu.store.shipments import ShipmentClaimHeld, ShipmentRepository
+from wholecell_temu.temu import TemuClient
+from wholecell_temu.temu.errors import TemuApiError
+from wholecell_temu.temu.models import Carrier, Order
+from wholecell_temu.wholecell import SalesOrder, Shipment
+
+CLAIM_SECONDS = 300
+SHIPPED_STATUSES = (4, 41, 5, 51)
+CACHE_SECONDS = 6 * 3600  # carriers and warehouses change rarely (reference: cache a few hours)
+
+
+class ShipmentMessage(BaseModel):
+    """Body of a shipment-queue message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(min_length=1, max_length=64)
+    sales_order_id: int = Field(gt=0)
+    source: Literal["webhook", "reconcile", "resend"]
+    event_id: str | None = Field(None, max_length=200)
+
+
+class RetryLater(Exception):
+    """Nothing permanent went wrong; deliver the message again later."""
+
+
+@dataclass
+class _Cached:
+    value: Any
+    until: float
+
+
+_CACHE: dict[tuple[str, ...], _Cached] = {}
+
+
+def _cached(key: tuple[str, ...], load: Any) -> Any:
+    hit = _CACHE.get(key)
+    if hit is None or hit.until < time.monotonic():
+        hit = _Cached(load(), time.monotonic() + CACHE_SECONDS)
+        _CACHE[key] = hit
+    return hit.value
+
+
+def send_to_queue(services: Services, message: ShipmentMessage, sqs: Any = None) -> None:
+    (sqs or boto3.client("sqs")).send_message(QueueUrl=services.settings.shipment_queue_url,
+                                              MessageBody=message.model_dump_json(exclude_none=True))
+
+
+class ShipmentConfirmer:
+    def __init__(self, services: Services, orders: OrderRepository | None = None,
+                 shipments: ShipmentRepository | None = None) -> None:
+        self.services = services
+        self.orders = orders or OrderRepository()
+        self.shipments = shipments or ShipmentRepository()
+
+    def process(self, message: ShipmentMessage) -> str:
+        """The outcome label; raises RetryLater (or a retryable API error) to be delivered again."""
+        connection = self.services.connections.get(message.connection_id)
+        if connection is None:
+            return "unknown connection"
+        logger.append_keys(connection_id=connection.connection_id, sales_order_id=message.sales_order_id)
+        if connection.status is not ConnectionStatus.ACTIVE:
+            raise RetryLater(f"connection is {connection.status.value}")
+        wholecell = clients.wholecell_client(self.services.settings, self.services.secrets, connection)
+        order = wholecell.get_sales_order(message.sales_order_id)  # the truth, not the payload
+        if order.channel != connection.settings.sales_channel or not order.external_reference:
+            return "not a Temu order"
+        record = self.orders.get(connection.connection_id, order.external_reference)
+        if record is None or record.import_state != "imported" or record.wholecell_order_id != order.id:
+            raise RetryLater(f"Temu order {order.external_reference} is not recorded as imported yet")
+        boxes = {normalize_tracking(s.tracking_number or ""): s for s in order.shipments
+                 if normalize_tracking(s.tracking_number or "")}
+        if not boxes:
+            return "no tracking number"
+        known = self.shipments.for_order(connection.connection_id, order.id)
+        pending = {number: s for number, s in boxes.items()
+                   if (known.get(shipment_key(order.id, number)) is None
+                       or known[shipment_key(order.id, number)].state != "confirmed")}
+        if not pending:
+            return "already confirmed"
+        failed = [n for n in pending if (r := known.get(shipment_key(order.id, n))) and r.state == "failed"]
+        if failed and message.source != "resend":
+            return "failed before; resend to try again"
+        return self._confirm(connection, order, record, pending)
+
+    def _confirm(self, connection: Connection, order: SalesOrder, record: OrderRecord,
+                 pending: dict[str, Shipment]) -> str:
+        owner = uuid.uuid4().hex
+        cid, sn = connection.connection_id, record.parent_order_sn
+        claimed: list[str] = []
+        earlier_attempt = False
+        try:
+            for number, shipment in pending.items():
+                previous = self.shipments.claim(
+                    cid, shipment_key(order.id, number), owner, CLAIM_SECONDS, parent_order_sn=sn,
+                    wholecell_order_id=order.id, tracking_number=number, carrier=shipment.carrier)
+                claimed.append(shipment_key(order.id, number))
+                earlier_attempt |= previous is not None and previous.state == "pending"
+        except ShipmentClaimHeld:
+            self._release(cid, claimed, owner, "another delivery is confirming it")
+            raise RetryLater("another delivery holds the claim") from None
+        try:
+            outcome = self._send(connection, record, pending, earlier_attempt)
+        except PermanentShipmentError as exc:
+            for key in claimed:
+                self.shipments.finish(cid, key, owner, "failed", error=str(exc))
+            self.orders.set_shipment_state(cid, sn, "failed", str(exc))
+            metrics.add_metric(name="ShipmentConfirmFailed", unit=MetricUnit.Count, value=1)
+            logger.error("shipment confirmation failed permanently", extra={"parent_order_sn": sn, "reason": str(exc)})
+            raise
+        except Exception as exc:
+            self._release(cid, claimed, owner, f"{type(exc).__name__}: {exc}")
+            raise
+        for key in claimed:
+            self.shipments.finish(cid, key, owner, "confirmed", verified=outcome == "verified")
+        self.orders.set_shipment_state(cid, sn, "confirmed", None)
+        metrics.add_metric(name="ShipmentConfirmed", unit=MetricUnit.Count, value=len(claimed))
+        logger.info("shipment confirmed on Temu", extra={"parent_order_sn": sn, "outcome": outcome,
+                                                          "packages": len(claimed)})
+        return outcome
+
+    def _release(self, cid: str, keys: list[str], owner: str, error: str) -> None:
+        for key in keys:
+            self.shipments.finish(cid, key, owner, "pending", error=error)
+
+    def _send(self, connection: Connection, record: OrderRecord, pending: dict[str, Shipment],
+              earlier_attempt: bool) -> str:
+        settings = connection.settings
+        temu = clients.temu_client(self.services.settings, self.services.secrets, connection)
+        sn = record.parent_order_sn
+        detail = temu.order_detail(sn)
+        numbers = set(pending)
+        if detail.parent_order_map.parent_order_status == CANCELED:
+            raise PermanentShipmentError("the order was cancelled on Temu")
+        if earlier_attempt and self._on_temu(temu, detail, numbers):
+            return "verified"  # an earlier attempt went through before its outcome was recorded
+        if not any(item.order_status in TO_SHIP for item in detail.order_list):
+            if self._on_temu(temu, detail, numbers):
+                return "verified"
+            raise PermanentShipmentError("Temu shows the order shipped with other tracking numbers")
+        region = detail.parent_order_map.region_id or record.region_id or 0
+        carriers: list[Carrier] = _cached(("carriers", connection.connection_id, str(region)),
+                                          lambda: temu.carriers(region))
+        boxes = [Box(number, resolve_carrier(s.carrier, settings.carrier_map, carriers),
+                     {item.sku: item.quantity for item in s.items if item.sku}) for number, s in pending.items()]
+        warehouse_id = settings.temu_warehouse_id or _cached(
+            ("warehouse", connection.connection_id), lambda: _default_warehouse(temu))
+        sku_of_line = {line.order_sn: line.sku for line in record.lines}
+        outcome = "confirmed"
+        for send_type, packages in plan_packages(sn, detail.order_list, boxes, warehouse_id, sku_of_line):
+            try:
+                temu.confirm_shipment(send_type, packages)
+            except TemuApiError as exc:
+                outcome = self._after_error(exc, temu, detail, {p.tracking_number for p in packages})
+        return outcome
+
+    def _after_error(self, exc: TemuApiError, temu: TemuClient, detail: Order, numbers: set[str]) -> str:
+        if exc.code in PENDING_BUYER_REQUEST:
+            raise PermanentShipmentError(f"{PENDING_BUYER_REQUEST[int(exc.code)]} on Temu: {exc.message}") from None
+        if exc.code in ALREADY_DONE or exc.error_class is ErrorClass.VERIFY_BEFORE_RETRY:
+            if self._on_temu(temu, detail, numbers):
+                return "verified"
+            if exc.code in ALREADY_DONE:
+                raise PermanentShipmentError(f"{exc.message} (code {exc.code}), and Temu does not hold these "
+                                             "tracking numbers for this order") from None
+            raise RetryLater(f"outcome unknown and not on Temu yet: {exc}") from None
+        if exc.error_class in (ErrorClass.RETRYABLE, ErrorClass.REAUTHORIZE):
+            raise exc
+        raise PermanentShipmentError(str(exc)) from None
+
+    @staticmethod
+    def _on_temu(temu: TemuClient, detail: Order, numbers: set[str]) -> bool:
+        """Whether Temu already holds every one of `numbers` for this order."""
+        found: set[str] = set()
+        for item in detail.order_list:
+            if item.order_status in SHIPPED_STATUSES:
+                found |= {normalize_tracking(t) for t in
+                          temu.shipment_info(detail.parent_order_sn, item.order_sn).tracking_numbers()}
+            if numbers <= found:
+                return True
+        return numbers <= found
+
+
+def _default_warehouse(temu: TemuClient) -> str:
+    warehouse = temu.warehouses().default()
+    if warehouse is None:
+        raise PermanentShipmentError("the shop has no default Temu warehouse; set temu_warehouse_id in the settings")
+    return warehouse.warehouse_id
+
+
+def dead_letter(body: str, reason: str, dlq_url: str | None, sqs: Any = None) -> None:
+    """Move a message that cannot succeed to the dead-letter queue, with the reason."""
+    if not dlq_url:
+        raise RuntimeError(f"SHIPMENT_DLQ_URL is not set; cannot dead-letter: {reason}")
+    (sqs or boto3.client("sqs")).send_message(
+        QueueUrl=dlq_url, MessageBody=body,
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}})
+
+
+def parse_message(body: str) -> ShipmentMessage:
+    return ShipmentMessage.model_validate(json.loads(body))
+
+
+def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[dict[str, Any], Any], Any]:
+    """The Lambda entry of the confirmation worker: SQS batches with partial failures.
+
+    A webhook event is processed once per `event_id` (Powertools idempotency); a message that
+    cannot succeed (permanent failure, poison) goes to the dead-letter queue with its reason
+    and is acknowledged; anything else that fails is delivered again by SQS.
+    """
+    services = Services.cached
+    config = IdempotencyConfig(event_key_jmespath="event_id", raise_on_no_idempotency_key=False,
+                               expires_after_seconds=24 * 3600)
+
+    def confirm_any(message: dict[str, Any]) -> dict[str, str]:
+        return {"outcome": ShipmentConfirmer(services()).process(ShipmentMessage.model_validate(message))}
+
+    confirm_event = idempotent_function(data_keyword_argument="message", config=config,
+                                        persistence_store=persistence_store)(confirm_any)
+
+    def record_handler(record: SQSRecord) -> None:
+        settings = services().settings
+        try:
+            message = parse_message(record.body)
+        except (ValueError, ValidationError) as exc:
+            dead_letter(record.body, f"poison message: {exc}"[:1000], settings.shipment_dlq_url)
+            return
+        try:
+            # a webhook event is processed once per event_id; reconcile and resend messages always run
+            confirm = confirm_event if message.event_id else confirm_any
+            result = confirm(message=message.model_dump())
+        except PermanentShipmentError as exc:
+            dead_letter(record.body, str(exc), settings.shipment_dlq_url)
+            return
+        metrics.add_metric(name=f"shipment_{result['outcome'].split()[0].replace(';', '')}", unit=MetricUnit.Count,
+                           value=1)
+
+    def handle(event: dict[str, Any], context: Any) -> Any:
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            config.register_lambda_context(context)
+        return process_partial_response(event=event, record_handler=record_handler,
+                                        processor=BatchProcessor(event_type=EventType.SQS), context=context)
+
+    return handle
+
+
+__all__ = ["RetryLater", "ShipmentConfirmer", "ShipmentMessage", "dead_letter", "make_shipment_handler",
+           "parse_message", "send_to_queue"]

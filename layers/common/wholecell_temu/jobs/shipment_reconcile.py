@@ -1,0 +1,56 @@
+"""Shipment reconciler: a shipment whose webhook never arrived still ends in a confirmation.
+
+Reads the connection's WholeCell orders changed since the last run (by `updated_at`, with an
+overlap), keeps those the integration imported that carry a tracking number without a
+recorded Temu confirmation, and queues them for the confirmation worker. The watermark is
+the greatest `updated_at` seen and only moves forward.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from wholecell_temu.domain.shipments import normalize_tracking, shipment_key
+from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.shipment_push import ShipmentMessage
+from wholecell_temu.observability import logger
+from wholecell_temu.store.orders import OrderRepository
+from wholecell_temu.store.shipments import ShipmentRepository
+
+OVERLAP = timedelta(minutes=10)
+FIRST_LOOK_BACK = timedelta(days=7)
+
+
+def run(context: JobContext, orders: OrderRepository | None = None, shipments: ShipmentRepository | None = None,
+        sqs: Any = None) -> None:
+    orders = orders or OrderRepository()
+    shipments = shipments or ShipmentRepository()
+    connection_id = context.connection.connection_id
+    watermark = shipments.watermark(connection_id)
+    since = (watermark - OVERLAP) if watermark else datetime.now(UTC) - FIRST_LOOK_BACK
+    newest = watermark
+    queue = sqs or boto3.client("sqs")
+    for order in context.wholecell.iter_sales_orders(updated_at_gt=since,
+                                                     channel=context.connection.settings.sales_channel):
+        context.count("orders_read")
+        newest = max(newest or order.updated_at, order.updated_at)
+        numbers = {normalize_tracking(s.tracking_number or "") for s in order.shipments} - {""}
+        if not numbers or not order.external_reference:
+            continue
+        record = orders.get(connection_id, order.external_reference)
+        if record is None or record.import_state != "imported" or record.wholecell_order_id != order.id:
+            continue
+        known = shipments.for_order(connection_id, order.id)
+        missing = [n for n in numbers if (r := known.get(shipment_key(order.id, n))) is None or r.state == "pending"]
+        if not missing:
+            continue
+        message = ShipmentMessage(connection_id=connection_id, sales_order_id=order.id, source="reconcile")
+        queue.send_message(QueueUrl=context.settings.shipment_queue_url,
+                           MessageBody=message.model_dump_json(exclude_none=True))
+        context.count("queued")
+    if newest is not None and newest != watermark:
+        shipments.advance_watermark(connection_id, newest)
+    logger.info("shipment reconcile done", extra={"counts": context.counts})
