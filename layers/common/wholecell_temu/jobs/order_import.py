@@ -85,6 +85,7 @@ class Outcome:
     parent_order_sn: str
     update_time: int
     failed: str | None = None
+    unfinished: bool = False  # another run holds it: keep the watermark before it, without failing
 
 
 @dataclass
@@ -162,6 +163,7 @@ class OrderImporter:
                                             parent.update_time, excluded=self.first_run)
         except ClaimHeld:
             self.context.count("claimed_by_another_run")
+            outcome.unfinished = True
         except ExternalApiError as exc:
             if exc.error_class is ErrorClass.REAUTHORIZE or isinstance(exc, ChannelMissing):
                 raise
@@ -187,10 +189,14 @@ class OrderImporter:
         if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
             existing = self.find(sn, previous.claimed_at)
             self.context.count("verified_after_crash")
-        created = existing or self.create_once(SalesOrderCreate(
-            external_reference=sn, channel=self.settings.sales_channel, status=status,
-            customer=Customer(name="Temu"), shipping_address=address, order_items=wholecell_items(lines)),
-            claimed_at=datetime.now(UTC))
+        try:
+            created = existing or self.create_once(SalesOrderCreate(
+                external_reference=sn, channel=self.settings.sales_channel, status=status,
+                customer=Customer(name="Temu"), shipping_address=address, order_items=wholecell_items(lines)),
+                claimed_at=datetime.now(UTC))
+        except Exception:
+            self.orders.expire_claim(self.connection_id, sn, owner)  # the next run takes over, looking it up first
+            raise
         record = OrderRecord(
             connection_id=self.connection_id, parent_order_sn=sn, import_state="imported",
             wholecell_order_id=created.id, temu_status=parent.parent_order_status, temu_update_time=parent.update_time,
@@ -323,9 +329,10 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     context.count("orders_seen", len(outcomes))
 
     failed = [o for o in outcomes if o.failed]
-    newest = max((o.update_time for o in outcomes if not o.failed), default=watermark or 0)
-    if failed:
-        newest = min(newest, min(o.update_time for o in failed) - 1)  # see the failed ones again
+    held = [o for o in outcomes if o.failed or o.unfinished]
+    newest = max((o.update_time for o in outcomes if o not in held), default=watermark or 0)
+    if held:
+        newest = min(newest, min(o.update_time for o in held) - 1)  # see them again next run
     if newest and (watermark is None or newest > watermark):
         orders.advance_watermark(connection_id, newest)
     elif watermark is None:

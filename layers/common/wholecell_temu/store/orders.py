@@ -112,6 +112,17 @@ class OrderRepository:
             actions=actions, condition=model.claim_owner == owner)
         return record.model_copy(update={"import_state": "imported", "claim_owner": None, "claim_until": None})
 
+    def expire_claim(self, connection_id: str, parent_order_sn: str, owner: str) -> None:
+        """Give up a claim after a failed create; `claimed_at` stays, so whoever claims next
+        looks the order up in WholeCell before creating it."""
+        try:
+            OrderModel(connection_id, parent_order_sn).update(
+                actions=[OrderModel.claim_until.set(0), OrderModel.updated_at.set(datetime.now(UTC))],
+                condition=OrderModel.claim_owner == owner)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
     def record_skip(self, connection_id: str, parent_order_sn: str, reason: str, temu_status: int,
                     update_time: int | None, *, excluded: bool = False) -> None:
         """A Temu order that is not imported, with why; never touches an imported one. A skipped
