@@ -86,6 +86,10 @@ class Settings(BaseModel):
 
     # Run leases: a job for one connection never overlaps itself
     lease_seconds: int = Field(900, alias="RUN_LEASE_SECONDS", gt=0)
+    # How long a claim on one order's creation or one shipment's confirmation holds before another
+    # run may take it over (after verifying what the first one did); at least the function timeout.
+    order_claim_seconds: int = Field(900, alias="ORDER_CLAIM_SECONDS", gt=0)
+    shipment_claim_seconds: int = Field(300, alias="SHIPMENT_CLAIM_SECONDS", gt=0)
     run_log_retention_days: int = Field(30, alias="RUN_LOG_RETENTION_DAYS", gt=0)
 
     @field_validator("temu_gateway_url", "temu_authorize_url", "temu_app_key", "temu_app_secret",

@@ -62,7 +62,6 @@ from wholecell_temu.wholecell import (
 CLOCK_SKEW_SECONDS = 300
 OVERLAP_SECONDS = 600  # re-read this much before the watermark: Temu's update times can land late
 LOOKUP_MARGIN = timedelta(minutes=10)  # look an order up among WholeCell orders changed since claim - margin
-CLAIM_SECONDS = 900
 AMOUNT_SCOPE = "bg.order.amount.query"
 ORDER_WORKERS = 4  # orders processed at once; WholeCell's shared limiter still paces every call
 
@@ -176,7 +175,8 @@ class OrderImporter:
         sn = order.parent_order_sn
         parent = order.parent_order_map
         owner = self.context.run.run_id
-        previous = self.orders.claim(self.connection_id, sn, owner, CLAIM_SECONDS, datetime.now(UTC))
+        previous = self.orders.claim(self.connection_id, sn, owner, self.context.settings.order_claim_seconds,
+                                     datetime.now(UTC))
         status = mapped_status(parent.parent_order_status, self.settings) or ""
         lines = self.resolve(order, self.prices(order))
         address_state, address_reason = "awaiting", None

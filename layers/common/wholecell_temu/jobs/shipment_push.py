@@ -55,7 +55,6 @@ from wholecell_temu.temu.errors import TemuApiError
 from wholecell_temu.temu.models import Carrier, Order
 from wholecell_temu.wholecell import SalesOrder, Shipment
 
-CLAIM_SECONDS = 300
 SHIPPED_STATUSES = (4, 41, 5, 51)
 CACHE_SECONDS = 6 * 3600  # carriers and warehouses change rarely (reference: cache a few hours)
 
@@ -143,7 +142,8 @@ class ShipmentConfirmer:
         try:
             for number, shipment in pending.items():
                 previous = self.shipments.claim(
-                    cid, shipment_key(order.id, number), owner, CLAIM_SECONDS, parent_order_sn=sn,
+                    cid, shipment_key(order.id, number), owner, self.services.settings.shipment_claim_seconds,
+                    parent_order_sn=sn,
                     wholecell_order_id=order.id, tracking_number=number, carrier=shipment.carrier)
                 claimed.append(shipment_key(order.id, number))
                 earlier_attempt |= previous is not None and previous.state == "pending"
