@@ -13,8 +13,9 @@ from wholecell_temu.domain.settings import ConnectionSettings
 class WholeCellCredentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    app_id: str = Field(min_length=1)
-    app_secret: str = Field(min_length=1, repr=False)
+    # HTTP Basic credentials: printable ASCII only (anything else cannot be sent, so it is refused here)
+    app_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+    app_secret: str = Field(min_length=1, max_length=500, pattern=r"^[\x21-\x7e]+$", repr=False)
 
 
 class CreateConnectionRequest(BaseModel):
