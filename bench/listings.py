@@ -16,7 +16,7 @@ and checks the transitions, that the manual connection survived and that the sec
 wrote exactly the listings that changed (DynamoDB writes counted at the moto server).
 
 The Temu sandbox enforces Temu's app-wide 20 requests/s (a breach answers 4000004); the
-worker paces itself at the template's TemuRateLimit, so the measured time includes that
+worker paces itself at the template's ListingImportTemuRate, so the measured time includes that
 pacing. Figures are printed and written to bench/listings.json; the exit status is 1 when a
 check fails or the projected job time exceeds half of ListingImportFunction's timeout.
 """
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     parser.add_argument("--skus-per-goods", type=int, default=4)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--temu-rate-limit", type=float, default=None,
-                        help="the TemuRateLimit template parameter (default: the template's)")
+                        help="the ListingImportTemuRate template parameter (default: the template's)")
     parser.add_argument("--assumed-latency", type=float, default=0.5,
                         help="seconds per Temu/WholeCell request assumed in the Lambda projection")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     checks = Checks()
     parameters = {"LogLevel": "WARNING"}  # the workers' per-run INFO lines would bury the figures
     if args.temu_rate_limit:
-        parameters["TemuRateLimit"] = str(args.temu_rate_limit)
+        parameters["ListingImportTemuRate"] = str(args.temu_rate_limit)
     started = time.monotonic()
     quiet = {"POWERTOOLS_METRICS_DISABLED": "true"}  # no EMF lines between the figures
     with LocalStack(ROOT, api_port=0, parameters=parameters, env_overrides=quiet) as stack:

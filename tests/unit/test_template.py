@@ -111,3 +111,32 @@ def test_tables_are_protected(template: dict[str, Any]) -> None:
             assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
             assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, logical_id
             assert props["SSESpecification"]["SSEEnabled"] is True, logical_id
+
+
+def _default(template: dict[str, Any], value: Any) -> float:
+    if isinstance(value, dict) and "Ref" in value:
+        return float(template["Parameters"][value["Ref"]]["Default"])
+    return float(value)
+
+
+def test_temu_request_budgets_stay_under_the_app_limit(template: dict[str, Any]) -> None:
+    """Temu's 20 req/s is per app: every consumer's workers x rate, plus admin/OAuth, fit in it."""
+    globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    total = _default(template, globals_env["TEMU_RATE_LIMIT"])  # admin and OAuth
+    temu_callers = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        calls_temu = any(isinstance(p, dict) and p.get("AWSSecretsManagerGetSecretValuePolicy", {}).get("SecretArn")
+                         == {"Ref": "TemuAppSecret"} for p in props.get("Policies", []))
+        queues = [e["Properties"] for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+        if not calls_temu or not queues:
+            continue
+        temu_callers += 1
+        rate = props.get("Environment", {}).get("Variables", {}).get("TEMU_RATE_LIMIT")
+        assert rate is not None, f"{logical_id} calls Temu but has no TEMU_RATE_LIMIT budget of its own"
+        workers = _default(template, queues[0]["ScalingConfig"]["MaximumConcurrency"])
+        total += workers * _default(template, rate)
+    assert temu_callers == 5
+    assert total <= 20, f"Temu budgets add up to {total} req/s"
