@@ -168,6 +168,28 @@ def test_settings_put_rejects_and_changes_nothing(stack: LocalStack, shop: dict[
     assert snapshot(stack, connection_id)["settings"] == before
 
 
+WRONG_SETTINGS: dict[str, list[Any]] = {
+    "order_import_enabled": ["yes", 1, None], "inventory_sync_enabled": ["true", 0], "shipstation_sync": ["no"],
+    "dry_run": ["maybe", []], "order_status_map": [["2"], {"2": 5}, {"9": "Pending"}, {"2": "Nope"}],
+    "inventory_statuses": ["Available", [1], [], ["Nope"]], "warehouses": ["Main Warehouse", [None], ["Nowhere"]],
+    "outstanding_order_statuses": ["Pending", ["Nope"]], "order_acknowledgment": ["later", 1],
+    "sales_channel": [5, "", "temu"], "quantity_buffer": ["1", -1, 1.5, 2_000_000], "quantity_cap": ["x", -5, True],
+    "initial_lookback_days": [0, 91, "7"], "temu_warehouse_id": [5, ["WH"]],
+    "carrier_map": [{"USPS": "x"}, {"USPS": 0}, []], "colour": ["red"],
+}
+
+
+def test_every_wrong_type_and_unknown_title_is_refused(stack: LocalStack, shop: dict[str, Any]) -> None:
+    connection_id = create(stack)["connection_id"]
+    before = snapshot(stack, connection_id)["settings"]
+    for field, values in WRONG_SETTINGS.items():
+        for value in values:
+            response = stack.http("PUT", f"/admin/connections/{connection_id}/settings", json={field: value})
+            assert response.status_code == 400, (field, value, response.text)
+            assert any(key.split(".")[0] == field for key in response.json()["error"]["fields"]), (field, value)
+    assert snapshot(stack, connection_id)["settings"] == before
+
+
 def test_openapi_document_is_generated(stack: LocalStack) -> None:
     document = stack.http("GET", "/admin/openapi.json").json()
     assert "/admin/connections" in document["paths"]

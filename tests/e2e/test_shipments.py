@@ -98,6 +98,8 @@ def test_webhook_rejects_bad_requests_and_queues_nothing(stack: LocalStack, shop
         (url, body, signed("whsec_wrong", body), 401),
         (url, body, signed(shop["secret"], body, int(time.time()) - 600), 401),  # replayed after 10 minutes
         (url, body + b" ", signed(shop["secret"], body), 401),  # body changed after signing
+        (url, body[:-20], signed(shop["secret"], body), 401),  # truncated in transit
+        (url, body[:-20], signed(shop["secret"], body[:-20]), 400),  # truncated, then signed: not JSON
         (url, b"{not json", signed(shop["secret"], b"{not json"), 400),
         (url, b'{"event": "sales_order.shipment_created"}', signed(shop["secret"],
                                                                    b'{"event": "sales_order.shipment_created"}'), 400),

@@ -20,9 +20,12 @@ AcknowledgmentMode = Literal["import_pending", "wait_for_confirmation"]
 
 
 class ConnectionSettings(BaseModel):
-    """Settings of one connection; defaults are what a new connection starts with."""
+    """Settings of one connection; defaults are what a new connection starts with.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict: "yes" is not a boolean and "7" not a number; a wrong type is refused, never guessed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     order_import_enabled: bool = False
     inventory_sync_enabled: bool = False
