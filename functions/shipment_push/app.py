@@ -4,7 +4,6 @@ import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
 from wholecell_temu.jobs.shipment_push import make_shipment_handler
 from wholecell_temu.observability import logger, metrics, tracer
 

@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from wholecell_temu.config import load_settings
 from wholecell_temu.domain.listings import ListingConnection, SkuLink
 from wholecell_temu.store.listings import ListingRepository
-from wholecell_temu.store.tables import bind_tables
 
 from local.stack import LocalStack
+from tests.e2e.helpers import bind_local_tables, connect, run_import
 
 WHOLECELL = {"app_id": "listings-app", "app_secret": "listings-secret"}
 
 
-def connect(stack: LocalStack, mall_id: int, wholecell: dict[str, str] = WHOLECELL) -> str:
-    """Create a connection and authorize it for the shop, as the seller's browser would."""
-    response = stack.http("POST", "/admin/connections", json={"name": "Listings", "temu_region": "US",
-                                                              "wholecell": wholecell})
-    assert response.status_code == 201, response.text
-    connection_id = str(response.json()["connection_id"])
-    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
-                            allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False, timeout=30).headers["Location"]
-    assert requests.get(callback, timeout=30).status_code == 200
-    return connection_id
-
-
-def run_import(stack: LocalStack, connection_id: str) -> dict[str, Any]:
-    response = stack.http("POST", f"/admin/connections/{connection_id}/listings/import")
-    assert response.status_code == 202, response.text
-    stack.drain(timeout=120)
-    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job=listing_import").json()["items"]
-    return dict(next(r for r in runs if r["run_id"] == response.json()["run_id"]))
-
-
 @pytest.fixture(scope="module")
 def listings() -> ListingRepository:
-    bind_tables(load_settings({**_table_env(), "TEMU_APP_KEY": "k", "TEMU_APP_SECRET": "s"}))
+    bind_local_tables()
     return ListingRepository()
-
-
-def _table_env() -> dict[str, str]:
-    names = ["CONNECTIONS", "LISTINGS", "ORDERS", "SHIPMENTS", "INVENTORY", "RUNS", "IDEMPOTENCY"]
-    env = {f"{n}_TABLE": f"{n.title()}Table" for n in names}
-    queues = ["LISTING_IMPORT", "QUANTITY_SYNC", "ORDER_IMPORT", "ADDRESS_BACKFILL", "SHIPMENT_RECONCILE", "SHIPMENT"]
-    env |= {f"{q}_QUEUE_URL": "unused" for q in queues}
-    return env | {"INTERNAL_SECRET_ARN": "unused"}
 
 
 def test_import_pages_transitions_and_exact_match(stack: LocalStack, listings: ListingRepository) -> None:
@@ -63,7 +32,7 @@ def test_import_pages_transitions_and_exact_match(stack: LocalStack, listings: L
     goods.append({"goodsName": "No code", "skus": [{"skuSn": "", "stock": 2, "status": "active"},
                                                    {"skuSn": "ONLY-ON-TEMU", "stock": 2, "status": "inactive"}]})
     shop = stack.temu.state.create_shop(region="US", goods=goods)
-    connection_id = connect(stack, shop["mallId"])
+    connection_id = connect(stack, shop["mallId"], WHOLECELL)
 
     run = run_import(stack, connection_id)
     assert run["outcome"] == "succeeded", run

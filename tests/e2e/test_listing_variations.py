@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.stack import LocalStack
-from tests.e2e.test_listing_import import connect, run_import
+from tests.e2e.helpers import connect, run_import
 
 APP = {"app_id": "variations-app", "app_secret": "variations-secret"}
 

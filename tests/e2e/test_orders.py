@@ -8,23 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from wholecell_temu.config import load_settings
 from wholecell_temu.store.orders import OrderRepository
-from wholecell_temu.store.tables import bind_tables
 
 from local.stack import LocalStack
-from tests.e2e.test_listing_import import _table_env, connect, run_import
+from tests.e2e.helpers import bind_local_tables, connect, run_import, run_job
 
 APP = {"app_id": "orders-app", "app_secret": "orders-secret"}
 STATUS_MAP = {"1": "Pending", "2": "Awaiting Fulfillment", "3": "Canceled", "4": "Shipped"}
-
-
-def run_job(stack: LocalStack, connection_id: str, job: str) -> dict[str, Any]:
-    response = stack.http("POST", f"/admin/connections/{connection_id}/jobs/{job}/run")
-    assert response.status_code == 202, response.text
-    stack.drain(timeout=120)
-    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job={job}").json()["items"]
-    return dict(next(r for r in runs if r["run_id"] == response.json()["run_id"]))
 
 
 def put_settings(stack: LocalStack, connection_id: str, **settings: Any) -> None:
@@ -35,7 +25,7 @@ def put_settings(stack: LocalStack, connection_id: str, **settings: Any) -> None
 
 @pytest.fixture(scope="module")
 def orders_repo() -> OrderRepository:
-    bind_tables(load_settings({**_table_env(), "TEMU_APP_KEY": "k", "TEMU_APP_SECRET": "s"}))
+    bind_local_tables()
     return OrderRepository()
 
 

@@ -9,18 +9,14 @@ import pytest
 
 from local.sandboxes.common import FaultRule
 from local.stack import LocalStack
-from tests.e2e.test_listing_import import connect, run_import
+from tests.e2e.helpers import connect, run_import, run_job
 
 APP = {"app_id": "qty-app", "app_secret": "qty-secret"}
 MAIN, OVERFLOW = "Main Warehouse", "Overflow"
 
 
 def run_sync(stack: LocalStack, connection_id: str) -> dict[str, Any]:
-    response = stack.http("POST", f"/admin/connections/{connection_id}/jobs/quantity_sync/run")
-    assert response.status_code == 202, response.text
-    stack.drain(timeout=120)
-    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job=quantity_sync").json()["items"]
-    return dict(next(r for r in runs if r["run_id"] == response.json()["run_id"]))
+    return run_job(stack, connection_id, "quantity_sync")
 
 
 def put_settings(stack: LocalStack, connection_id: str, **settings: Any) -> None:

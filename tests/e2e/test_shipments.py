@@ -16,7 +16,7 @@ import requests
 
 from local.sandboxes.common import FaultRule
 from local.stack import LocalStack
-from tests.e2e.test_orders import run_job
+from tests.e2e.helpers import run_job
 
 APP = {"app_id": "ship-app", "app_secret": "ship-secret"}
 

@@ -28,7 +28,7 @@ from wholecell_temu.config import Settings, get_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
-from wholecell_temu.observability import logger, metrics
+from wholecell_temu.observability import logger, metrics, tracer
 from wholecell_temu.secrets import SecretStore
 from wholecell_temu.store.connections import ConnectionRepository
 from wholecell_temu.store.runs import Outcome, Run, RunLog
@@ -255,3 +255,16 @@ def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any],
         raise ValueError(f"unsupported event for {job}: expected SQS records or {{'fanout': '{job}'}}")
 
     return handle
+
+
+def job_lambda_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:
+    """A job function's complete Lambda handler: Powertools logging context, metrics, tracing."""
+    handle = make_job_handler(job, job_fn)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+        return handle(event, context)
+
+    return lambda_handler
