@@ -87,7 +87,7 @@ class ListingModel(Model):
     overwritten_on_temu = BooleanAttribute(null=True)  # Temu showed more than we pushed (quantity sync)
     needs_mapping = BooleanAttribute(null=True)  # an order line for it had no WholeCell SKU (order import)
     first_seen_at = UTCDateTimeAttribute()
-    last_seen_at = UTCDateTimeAttribute()
+    last_seen_at = UTCDateTimeAttribute()  # last import that changed it (unchanged SKUs are not rewritten)
 
 
 class _KeysOnlyIndexMeta:

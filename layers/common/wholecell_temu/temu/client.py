@@ -108,7 +108,7 @@ class TemuClient:
                 if exc.code == RATE_LIMITED:
                     self._limiter.penalize(delay)
                 log.warning("temu call retried", extra={"operation": api_type, "attempt": attempt + 1,
-                                                        "code": exc.code, "request_id": exc.request_id})
+                                                        "error_code": exc.code, "request_id": exc.request_id})
                 self._clock.sleep(delay)
                 attempt += 1
 
