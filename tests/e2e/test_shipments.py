@@ -226,3 +226,19 @@ def test_cancelled_order_is_a_permanent_failure(stack: LocalStack, shop: dict[st
     ship(stack, order_id, "LATE1")
     view = order_view(stack, shop, sn)
     assert view["shipment_state"] == "failed" and "cancelled" in view["shipment_error"]
+
+
+def test_a_shipment_for_a_pending_order_waits_and_the_reconciler_finishes_it(stack: LocalStack,
+                                                                              shop: dict[str, Any]) -> None:
+    assert stack.temu is not None and stack.wholecell is not None
+    sn = stack.temu.state.add_order(shop["mall_id"], [{"skuId": shop["skus"]["A"], "quantity": 1}], status=1)
+    assert run_job(stack, shop["connection_id"], "order_import")["outcome"] == "succeeded"
+    orders = stack.wholecell.state.account(APP["app_id"]).orders.values()
+    order_id = next(order.id for order in orders if order.external_reference == sn)
+    ship(stack, order_id, "EARLY1")  # Temu refuses shipments before awaiting shipment: retried, not failed
+    assert temu_status(stack, sn) == 1 and order_view(stack, shop, sn)["shipment_state"] != "failed"
+    stack.temu.state.advance_order(sn)
+    run = run_job(stack, shop["connection_id"], "shipment_reconcile")
+    assert run["counts"]["queued"] >= 1, run
+    stack.drain(timeout=60)
+    assert temu_status(stack, sn) == 4 and order_view(stack, shop, sn)["shipment_state"] == "confirmed"

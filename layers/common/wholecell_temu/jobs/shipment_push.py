@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
-from wholecell_temu.domain.orders import CANCELED
+from wholecell_temu.domain.orders import CANCELED, PENDING
 from wholecell_temu.domain.shipments import (
     ALREADY_DONE,
     PENDING_BUYER_REQUEST,
@@ -181,8 +181,11 @@ class ShipmentConfirmer:
         sn = record.parent_order_sn
         detail = temu.order_detail(sn)
         numbers = set(pending)
-        if detail.parent_order_map.parent_order_status == CANCELED:
+        status = detail.parent_order_map.parent_order_status
+        if status == CANCELED:
             raise PermanentShipmentError("the order was cancelled on Temu")
+        if status == PENDING:  # Temu accepts shipments from awaiting shipment (2) on; it gets there soon
+            raise RetryLater("the Temu order is still pending; it can be shipped once awaiting shipment")
         if earlier_attempt and self._on_temu(temu, detail, numbers):
             return "verified"  # an earlier attempt went through before its outcome was recorded
         if not any(item.order_status in TO_SHIP for item in detail.order_list):
