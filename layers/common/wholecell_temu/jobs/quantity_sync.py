@@ -330,7 +330,9 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
         context.count("would_push", to_push)
         for pushes in work.pushes.values():
             for push in pushes:
-                listings.record_quantity(connection_id, QuantityRecord(push.listing.temu_sku_id, push.quantity, now))
+                if push.quantity != push.listing.last_calculated:  # record what would be pushed, once
+                    listings.record_quantity(connection_id, QuantityRecord(push.listing.temu_sku_id, push.quantity,
+                                                                           now))
         logger.info("dry run: nothing pushed", extra={"would_push": to_push})
         return
 
