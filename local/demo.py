@@ -175,7 +175,7 @@ class Demo:
             raise RuntimeError(f"expected exactly one push after one unit sold, got {counts}")
         self.summary["quantities_pushed"] += 1
         self.say(f"one IP13-128-BLU-A unit sold in WholeCell: the next run read only units changed since the last "
-                 f"(with a 2-minute overlap: {counts.get('units_read', 0)} here, all seeded a moment ago) and "
+                 f"(with a 30-second overlap: {counts.get('units_read', 0)} here, all seeded a moment ago) and "
                  "pushed 1 quantity")
 
     def diagnose(self) -> None:

@@ -81,7 +81,7 @@ class Settings(BaseModel):
     # incremental WholeCell reads start this far before the last change seen.
     quantity_rebuild_minutes: int = Field(60, alias="QUANTITY_REBUILD_MINUTES", ge=5)
     quantity_reassert_minutes: int = Field(60, alias="QUANTITY_REASSERT_MINUTES", ge=5)
-    wholecell_overlap_seconds: int = Field(120, alias="WHOLECELL_OVERLAP_SECONDS", ge=0, le=3600)
+    wholecell_overlap_seconds: int = Field(30, alias="WHOLECELL_OVERLAP_SECONDS", ge=0, le=3600)
     temu_push_workers: int = Field(4, alias="TEMU_PUSH_WORKERS", ge=1, le=32)
 
     # Run leases: a job for one connection never overlaps itself

@@ -28,7 +28,8 @@ class Clock:
 
 
 class RateLimiter:
-    """Token bucket: at most `rate` acquisitions per second on average, bursts up to `burst`.
+    """Token bucket: at most `rate` acquisitions per second on average, bursts up to `burst`
+    (default 1: evenly spaced calls, so a server enforcing the same rate never sees a burst).
 
     Thread-safe; one instance per process and API. Callers block in `acquire` until a token
     is free. `penalize` empties the bucket for a while after the server said "slow down".
@@ -38,7 +39,7 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate)
-        self.capacity = float(burst if burst is not None else max(1.0, rate))
+        self.capacity = float(burst if burst is not None else 1.0)
         self._clock = clock or Clock()
         self._tokens = self.capacity
         self._updated = self._clock.monotonic()
@@ -46,6 +47,8 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def _refill(self, now: float) -> None:
+        if now <= self._updated:  # still inside a penalty: nothing accrues
+            return
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
@@ -56,18 +59,21 @@ class RateLimiter:
             with self._lock:
                 now = self._clock.monotonic()
                 self._refill(now)
-                if now >= self._blocked_until and self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if now >= self._blocked_until and self._tokens >= 1.0 - 1e-9:  # float dust
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return waited
                 wait = max(self._blocked_until - now, (1.0 - self._tokens) / self.rate)
             self._clock.sleep(wait)
             waited += wait
 
     def penalize(self, seconds: float) -> None:
+        """The server said "slow down": no request for `seconds`, then pacing restarts from an
+        empty bucket (tokens do not pile up during the pause, so no burst follows it)."""
         with self._lock:
             now = self._clock.monotonic()
             self._blocked_until = max(self._blocked_until, now + seconds)
             self._tokens = 0.0
+            self._updated = max(self._updated, self._blocked_until)
 
 
 @dataclass(frozen=True)

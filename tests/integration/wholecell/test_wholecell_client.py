@@ -334,10 +334,10 @@ def test_create_server_error_is_verify_before_retry(client: WholeCellClient, sta
 
 
 def test_rate_limiter_paces_requests(server: RunningServer, state: WholeCellState, clock: FakeClock) -> None:
-    client = make_client(server, clock, rate=2.0)  # burst 2, then one request per 0.5 s
+    client = make_client(server, clock, rate=2.0)  # evenly spaced: one request per 0.5 s, no burst
     for _ in range(5):
         client.sales_channels()
-    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5])
+    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5, 0.5])
 
 
 def test_accounts_are_isolated(server: RunningServer, state: WholeCellState, clock: FakeClock,

@@ -129,3 +129,13 @@ def test_unexpected_result_shape_is_a_fix_request() -> None:
 
 def test_process_rate_limiter_is_shared() -> None:
     assert process_rate_limiter(4) is process_rate_limiter(10)
+
+
+def test_limiter_never_bursts_and_nothing_accrues_during_a_penalty() -> None:
+    clock = SteppingClock()
+    limiter = RateLimiter(10, clock=clock)
+    assert [limiter.acquire() for _ in range(3)] == pytest.approx([0.0, 0.1, 0.1])  # evenly spaced from the start
+    limiter.penalize(5.0)
+    clock.sleep(5.0)  # the whole pause passes
+    assert limiter.acquire() == pytest.approx(0.1)  # pacing restarts empty: no burst after the pause
+    assert limiter.acquire() == pytest.approx(0.1)
