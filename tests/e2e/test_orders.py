@@ -183,6 +183,10 @@ def test_a_crash_between_create_and_record_never_duplicates(stack: LocalStack, s
     assert run["outcome"] == "succeeded" and run["counts"]["verified_after_crash"] == 1, run
     assert sum(1 for o in stack.wholecell.state.account(APP["app_id"]).orders.values()
                if o.external_reference == sn) == 1
+    # the order the crashed run left behind is brought up to what Temu shows now
+    assert run["counts"]["brought_up_to_date"] == 1
+    found = wholecell_orders(stack)[sn]
+    assert [(i["sku"], i["quantity"]) for i in found.order_items] == [("A", 1)] and found.shipping_address
     assert view(stack, shop, sn)["imported"]
 
 

@@ -189,11 +189,15 @@ class OrderImporter:
         if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
             existing = self.find(sn, previous.claimed_at)
             self.context.count("verified_after_crash")
+        body = SalesOrderCreate(external_reference=sn, channel=self.settings.sales_channel, status=status,
+                                customer=Customer(name="Temu"), shipping_address=address,
+                                order_items=wholecell_items(lines))
         try:
-            created = existing or self.create_once(SalesOrderCreate(
-                external_reference=sn, channel=self.settings.sales_channel, status=status,
-                customer=Customer(name="Temu"), shipping_address=address, order_items=wholecell_items(lines)),
-                claimed_at=datetime.now(UTC))
+            if existing is None:
+                existing = self.create_once(body, claimed_at=datetime.now(UTC))
+            else:
+                existing = self.bring_up_to_date(existing, body)
+            created = existing
         except Exception:
             self.orders.expire_claim(self.connection_id, sn, owner)  # the next run takes over, looking it up first
             raise
@@ -224,8 +228,24 @@ class OrderImporter:
                 found = self.find(body.external_reference, claimed_at)
                 if found is not None:
                     self.context.count("verified_after_timeout")
-                    return found
+                    return self.bring_up_to_date(found, body)
         raise AssertionError("unreachable")
+
+    def bring_up_to_date(self, found: SalesOrder, body: SalesOrderCreate) -> SalesOrder:
+        """An order an earlier attempt created (its outcome was lost) may predate what Temu shows
+        now: patch its status, items and address to what this attempt would have created."""
+        patch = SalesOrderPatch()
+        if found.status != body.status:
+            patch.status = body.status
+        wanted = [(i.sku, i.quantity, i.product_variation_id) for i in body.order_items]
+        if [(i.sku, i.quantity, i.product_variation_id) for i in found.order_items] != wanted:
+            patch.order_items = body.order_items
+        if body.shipping_address is not None and (found.shipping_address is None or found.shipping_address.is_empty):
+            patch.shipping_address = body.shipping_address
+        if not patch.model_fields_set:
+            return found
+        self.context.count("brought_up_to_date")
+        return self.context.wholecell.update_sales_order(found.id, patch)
 
     def find(self, parent_order_sn: str, since: datetime) -> SalesOrder | None:
         return self.context.wholecell.find_sales_order_by_reference(
