@@ -114,8 +114,10 @@ def test_boxes_by_sku_split_or_ship_partially() -> None:
     assert partial[0][0] == SEND_ONE_PACKAGE and [line.order_sn for line in partial[0][1][0].lines] == ["L1"]
     extra = plan_packages("PO-1", items, [Box("T1", 11), Box("T2", 11, {"Z": 1})], "WH-1", skus)
     assert extra[0][1][0].sub_packages and extra[0][1][0].sub_packages[0].tracking_number == "T2"
+    alone = plan_packages("PO-1", items, [Box("T1", 11, {"Z": 1})], "WH-1", {})  # its SKUs match no line
+    assert alone[0][0] == SEND_ONE_PACKAGE and len(alone[0][1][0].lines) == 2
     with pytest.raises(PermanentShipmentError, match="none of the Temu order's items"):
-        plan_packages("PO-1", items, [Box("T1", 11, {"Z": 1})], "WH-1", skus)
+        plan_packages("PO-1", items, [Box("T1", 11, {"Z": 1}), Box("T2", 11, {"Y": 1})], "WH-1", skus)
     with pytest.raises(PermanentShipmentError, match="waiting to be shipped"):
         plan_packages("PO-1", [item("L1", status=4)], [Box("T1", 11)], "WH-1", skus)
 

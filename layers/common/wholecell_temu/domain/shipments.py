@@ -74,7 +74,8 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
 
     Each item still to ship goes, with its full quantity, in the box that holds its SKU; a box
     that lists no items holds everything not otherwise placed. Items no box holds stay
-    unshipped (a partial shipment). One box with items → one call, send type 0; several that
+    unshipped (a partial shipment), unless a single box matches no item at all: then it holds
+    everything. One box with items → one call, send type 0; several that
     together ship every remaining item → one call, send type 1; several that do not → one
     send-type-0 call each. A box holding no item travels as an extra box of the first package.
     """
@@ -99,6 +100,10 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
         if sku and room[target].get(sku, 0) > 0:
             room[target][sku] -= item.quantity
         assigned[target].append(line(item))
+    if len(boxes) == 1 and not assigned[0]:
+        # one tracking number whose items match no line (SKUs renamed, or lines that were
+        # Unknown SKU when imported): it is the order's one package, everything goes in it
+        assigned[0] = [line(item) for item in to_ship]
     packages: list[ShipmentPackage] = []
     extra: list[SubPackage] = []
     for index, box in enumerate(boxes):
