@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install test lint types template-check unit integration e2e demo local build validate clean \
-	bench-listings
+	bench-listings bench-quantity bench-orders bench-footprint bench chaos
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
@@ -18,6 +18,11 @@ help:
 	@echo "make local  - run the local stack (HTTP API on :3000) until interrupted"
 	@echo "make build  - sam build (no container); make validate - sam validate --lint"
 	@echo "make bench-listings - import a 20,000-SKU Temu shop on the local stack (~5 min; not a test)"
+	@echo "make bench-quantity - quantity sync, 200,000 units / 20,000 SKUs, full and 1 % runs (~6 min; not a test)"
+	@echo "make bench-orders   - order import of 1,000 new Temu orders at WholeCell's 2 req/s (~10 min; not a test)"
+	@echo "make bench-footprint - cold starts, package sizes, Temu budget, fan-out of 1,000 connections (~1 min)"
+	@echo "make bench  - the quantity, order and footprint benchmarks, one overview table, bench/results.json"
+	@echo "make chaos  - the whole flow under faults and killed workers, then every invariant (~10 min; bench/chaos.json)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +68,12 @@ local: install
 bench-listings: install
 	$(PY) -m bench.listings
 
+bench-quantity: install
+	$(PY) -m bench.quantity
+
+bench-orders: install
+	$(PY) -m bench.orders
+
 validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
@@ -71,3 +82,12 @@ build: $(SAM_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache
+
+bench-footprint: install
+	$(PY) -m bench.footprint
+
+bench: install
+	$(PY) -m bench.overview
+
+chaos: install
+	$(PY) -m bench.chaos

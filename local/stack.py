@@ -15,6 +15,15 @@ environment, events and resources):
 - an HTTP server plays API Gateway's HTTP API (local.http_api), a poller per SQS event
   plays Lambda's event source mapping (batches, partial batch failures, DLQ after
   maxReceiveCount), and a timer per ScheduleV2 event plays EventBridge Scheduler.
+
+By default every function has one worker and every SQS event one poller, so invocations of
+a function never overlap. `concurrency=N` plays Lambda's concurrency instead: up to N
+pollers per SQS event (capped by its MaximumConcurrency) and as many warm workers per
+function as invocations run at once; a message is then received for the queue's own
+visibility timeout while its invocation runs, and made visible again after
+`retry_visibility_timeout` when it fails. `function_timeouts` overrides functions'
+Timeout (a chaos run compresses time), and `kill_busy_worker` / `kill_worker_on_port`
+kill a worker in the middle of an invocation, as a crashed Lambda would be.
 """
 
 from __future__ import annotations
@@ -25,12 +34,14 @@ import importlib
 import json
 import logging
 import os
+import random
 import secrets
 import string
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,7 +53,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from local.http_api import Route, wsgi_app
 from local.sandboxes.common import RunningServer
 from local.template import ACCOUNT_ID, REGION, Function, SqsMapping, Template, load_template, queue_arn
-from local.workers import InvocationError, Worker, WorkerSpec
+from local.workers import FunctionTimeout, InvocationError, Worker, WorkerCrashed, WorkerSpec
 
 TEMU_ROUTER_PATH = "/openapi/router"
 TEMU_AUTHORIZE_PATH = "/open-platform/client-manage/authorization"
@@ -120,7 +131,9 @@ class LocalStack:
                  api_port: int | None = None, schedule_seconds: float = 0,
                  env_overrides: dict[str, str] | None = None, parameters: dict[str, str] | None = None,
                  moto_port: int = 0, temu_port: int = 0, wholecell_port: int = 0,
-                 log_prefix: bool = False, dynamodb_endpoint: str | None = None) -> None:
+                 log_prefix: bool = False, dynamodb_endpoint: str | None = None,
+                 concurrency: int = 1, function_timeouts: Mapping[str, float] | None = None,
+                 worker_output: Path | None = None) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -128,6 +141,15 @@ class LocalStack:
         self.schedule_seconds = schedule_seconds
         self.env_overrides = dict(env_overrides or {})
         self.log_prefix = log_prefix
+        self.concurrency = max(1, int(concurrency))  # invocations of one function at once (see module doc)
+        self.function_timeouts = dict(function_timeouts or {})  # logical id -> seconds, over the template's
+        self.worker_output = worker_output  # every worker's stdout and stderr appended here (default: ours)
+        unknown = set(self.function_timeouts) - set(self.template.functions)
+        if unknown:
+            raise ValueError(f"function_timeouts for unknown functions: {sorted(unknown)}")
+        # deliveries, redeliveries, failed_invocations, failed_items, function_timeouts, worker_crashes,
+        # workers_killed: what happened to SQS messages and workers (read by chaos runs)
+        self.stats: Counter[str] = Counter()
         self._ports = {"moto": moto_port, "temu": temu_port, "wholecell": wholecell_port}
 
         self.endpoint_url = ""  # moto (or AWS_ENDPOINT_URL): SQS, Secrets Manager and, by default, DynamoDB
@@ -146,11 +168,14 @@ class LocalStack:
 
         self._moto: Any = None
         self._api_server: BaseWSGIServer | None = None
-        self._workers: dict[str, Worker] = {}
+        self._workers: dict[str, Worker] = {}  # the first (warm) worker of each function
+        self._more_workers: dict[str, list[Worker]] = {}  # more of them, with concurrency > 1
+        self._checked_out: set[int] = set()  # id() of workers inside an invocation (concurrency > 1)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._delivering = threading.Event()
         self._lock = threading.Lock()
+        self._notice_lock = threading.Lock()
         self._in_flight = 0  # deliveries and scheduled invocations under way
         self._started = 0  # deliveries and scheduled invocations ever started
         self._polling = 0  # pollers inside a receive or a delivery
@@ -178,7 +203,10 @@ class LocalStack:
             self._delivering.set()
             for function in self.template.functions.values():
                 for mapping in function.sqs_mappings:
-                    self._spawn(f"sqs-{function.logical_id}-{mapping.event}", self._poll, function, mapping)
+                    for number in range(self._pollers(mapping)):
+                        suffix = f"-{number}" if number else ""
+                        self._spawn(f"sqs-{function.logical_id}-{mapping.event}{suffix}", self._poll, function,
+                                    mapping)
                 if self.schedule_seconds > 0 and function.schedules:
                     self._spawn(f"schedule-{function.logical_id}", self._tick, function)
         except BaseException:
@@ -196,9 +224,11 @@ class LocalStack:
         for thread in self._threads:
             thread.join(timeout=self.poll_wait_seconds + 10)
         self._threads.clear()
-        for worker in self._workers.values():
+        for worker in [*self._workers.values(), *(w for pool in self._more_workers.values() for w in pool)]:
             worker.stop()
         self._workers.clear()
+        self._more_workers.clear()
+        self._checked_out.clear()
         for server in (self.temu, self.wholecell):
             if server is not None:
                 server.stop()
@@ -331,6 +361,14 @@ class LocalStack:
         self.api_url = f"http://127.0.0.1:{self._api_server.server_port}"
         self._spawn("http-api", self._api_server.serve_forever)
 
+    def _notice(self, text: str) -> None:
+        """The stack's own notices: stderr, or with `worker_output` that file (next to the workers' output)."""
+        if self.worker_output is None:
+            print(text, file=sys.stderr)
+            return
+        with self._notice_lock, self.worker_output.open("a") as output:
+            output.write(text + "\n")
+
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
@@ -338,21 +376,76 @@ class LocalStack:
 
     # ------------------------------------------------------------------ invocation
 
+    def _new_worker(self, function_logical_id: str) -> Worker:
+        function = self.template.functions[function_logical_id]
+        code_dir = (self.template.root / function.code_uri).resolve()
+        timeout = float(self.function_timeouts.get(function_logical_id, function.timeout))
+        return Worker(WorkerSpec(
+            function_logical_id, function.handler, code_dir,
+            (self.project_root / "layers" / "common",), self.environments[function_logical_id],
+            timeout, function.memory_size, self.log_prefix, self.worker_output))
+
     def worker(self, function_logical_id: str) -> Worker:
-        """The (lazily started, then warm) worker of a function."""
+        """The (lazily started, then warm) worker of a function (its first one, with concurrency)."""
         with self._lock:
             if function_logical_id not in self._workers:
-                function = self.template.functions[function_logical_id]
-                code_dir = (self.template.root / function.code_uri).resolve()
-                self._workers[function_logical_id] = Worker(WorkerSpec(
-                    function_logical_id, function.handler, code_dir,
-                    (self.project_root / "layers" / "common",), self.environments[function_logical_id],
-                    float(function.timeout), function.memory_size, self.log_prefix))
+                self._workers[function_logical_id] = self._new_worker(function_logical_id)
             return self._workers[function_logical_id]
 
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Invoke a function synchronously; raises local.workers.InvocationError if it fails."""
-        return self.worker(function_logical_id).invoke(event)
+        if self.concurrency == 1:
+            return self.worker(function_logical_id).invoke(event)
+        first = self.worker(function_logical_id)
+        with self._lock:  # an idle warm worker, else a new one (a cold start), as Lambda scales out
+            pool = self._more_workers.setdefault(function_logical_id, [])
+            worker = next((w for w in [first, *pool] if id(w) not in self._checked_out), None)
+            if worker is None:
+                worker = self._new_worker(function_logical_id)
+                pool.append(worker)
+            self._checked_out.add(id(worker))
+        try:
+            return worker.invoke(event)
+        finally:
+            with self._lock:
+                self._checked_out.discard(id(worker))
+
+    def workers(self, function_logical_id: str | None = None) -> list[Worker]:
+        """The workers started for a function (every function's when None)."""
+        with self._lock:
+            names = [function_logical_id] if function_logical_id else sorted({*self._workers, *self._more_workers})
+            return [w for name in names for w in ([self._workers[name]] if name in self._workers else [])
+                    + self._more_workers.get(name, [])]
+
+    def kill_busy_worker(self, rng: random.Random, functions: Collection[str] | None = None) -> str | None:
+        """Kill one worker that is inside an invocation (of `functions`, default any), chosen with
+        `rng`; returns its function's logical id, or None when none was busy."""
+        candidates = [w for w in self.workers() if (functions is None or w.spec.function_name in functions)
+                      and w.busy and w.pid is not None]
+        if not candidates:
+            return None
+        worker = rng.choice(candidates)
+        if not worker.kill():
+            return None
+        with self._lock:
+            self.stats["workers_killed"] += 1
+        return worker.spec.function_name
+
+    def kill_worker_on_port(self, port: int | None) -> str | None:
+        """Kill the worker whose process owns the client end of a local TCP connection from `port`
+        (a sandbox knows its caller only by that port). Linux (/proc) only; None when not found."""
+        if port is None:
+            return None
+        inodes = _socket_inodes(port)
+        if not inodes:
+            return None
+        for worker in self.workers():
+            pid = worker.pid
+            if pid is not None and _owns_socket(pid, inodes) and worker.kill():
+                with self._lock:
+                    self.stats["workers_killed"] += 1
+                return worker.spec.function_name
+        return None
 
     def fire_schedule(self, function_logical_id: str) -> list[Any]:
         """Invoke a function once per ScheduleV2 event it has, with that schedule's Input."""
@@ -378,11 +471,37 @@ class LocalStack:
             try:
                 self.fire_schedule(function.logical_id)
             except InvocationError as exc:
-                print(f"[local] scheduled {exc}", file=sys.stderr)
+                self._notice(f"[local] scheduled {exc}")
+
+    def _pollers(self, mapping: SqsMapping) -> int:
+        if self.concurrency == 1:
+            return 1
+        return max(1, min(self.concurrency, mapping.maximum_concurrency or self.concurrency))
+
+    def _receive_visibility(self, queue_logical_id: str) -> int:
+        """How long a received message stays invisible. With one poller per queue, the retry delay
+        (nobody else could receive it meanwhile); with several, the queue's visibility timeout, as
+        in AWS, so a long invocation's message is not delivered twice (see `_retry_later`)."""
+        if self.concurrency == 1:
+            return self.retry_visibility_timeout
+        return self.template.queues[queue_logical_id].visibility_timeout or 30
+
+    def _retry_later(self, sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
+        """Failed messages come back after `retry_visibility_timeout` (concurrency > 1; otherwise
+        the receive's own visibility timeout already is that)."""
+        if self.concurrency == 1 or not messages:
+            return
+        try:
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_visibility_timeout}
+                for i, m in enumerate(messages)])
+        except Exception as exc:  # they come back after the queue's visibility timeout instead
+            self._notice(f"[local] could not make {len(messages)} failed messages visible again: {exc!r}")
 
     def _poll(self, function: Function, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
         url = self.queue_urls[mapping.queue]
+        visibility = self._receive_visibility(mapping.queue)
         while not self._stopping.is_set():
             if not self._delivering.wait(0.2):
                 continue
@@ -391,14 +510,14 @@ class LocalStack:
             try:
                 messages = sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=min(mapping.batch_size, 10),
-                    WaitTimeSeconds=self.poll_wait_seconds, VisibilityTimeout=self.retry_visibility_timeout,
+                    WaitTimeSeconds=self.poll_wait_seconds, VisibilityTimeout=visibility,
                     MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
                 if messages and not self._stopping.is_set():
                     with self._delivery():
                         self._deliver(sqs, url, function, mapping, messages)
             except Exception as exc:  # keep polling, as the real event source mapping does
                 if not self._stopping.is_set():
-                    print(f"[local] polling {mapping.queue} failed: {exc!r}", file=sys.stderr)
+                    self._notice(f"[local] polling {mapping.queue} failed: {exc!r}")
                     self._stopping.wait(1)
             finally:
                 with self._lock:
@@ -409,18 +528,33 @@ class LocalStack:
         """One batch, as Lambda's event source mapping: delete what succeeded, leave the rest to retry."""
         arn = queue_arn(self.template.queues[mapping.queue].name)
         event = {"Records": [sqs_record(m, arn) for m in messages]}
+        with self._lock:
+            self.stats["deliveries"] += len(messages)
+            self.stats["redeliveries"] += sum(
+                1 for m in messages if int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1)
         try:
             result = self.invoke(function.logical_id, event)
         except InvocationError as exc:
-            print(f"[local] {mapping.queue} batch of {len(messages)} failed: {exc}", file=sys.stderr)
+            with self._lock:
+                self.stats["failed_invocations"] += 1
+                if isinstance(exc, FunctionTimeout):
+                    self.stats["function_timeouts"] += 1
+                elif isinstance(exc, WorkerCrashed):
+                    self.stats["worker_crashes"] += 1
+            self._notice(f"[local] {mapping.queue} batch of {len(messages)} failed: {exc}")
+            self._retry_later(sqs, url, messages)
             return
         failed: set[str] = set()
         if mapping.report_batch_item_failures and isinstance(result, dict):
             failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
             if not failed <= {m["MessageId"] for m in messages}:
-                print(f"[local] {function.logical_id}: invalid batchItemFailures {sorted(failed)}; "
-                      "the whole batch is retried", file=sys.stderr)
+                self._notice(f"[local] {function.logical_id}: invalid batchItemFailures {sorted(failed)}; "
+                             "the whole batch is retried")
+                self._retry_later(sqs, url, messages)
                 return
+        with self._lock:
+            self.stats["failed_items"] += len(failed)
+        self._retry_later(sqs, url, [m for m in messages if m["MessageId"] in failed])
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -490,6 +624,37 @@ class LocalStack:
              headers: dict[str, str] | None = None) -> requests.Response:
         """A request to the local HTTP API."""
         return requests.request(method, self.api_url + path, json=json, headers=headers, timeout=60)
+
+
+def _socket_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets whose local port is `port` (/proc/net/tcp{,6}; empty elsewhere)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _owns_socket(pid: int, inodes: set[str]) -> bool:
+    """Whether process `pid` holds one of the socket `inodes` open."""
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
 
 
 def sqs_record(message: Mapping[str, Any], queue_arn_: str) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class WorkerSpec:
     timeout: float
     memory_size: int = 128
     log_prefix: bool = False
+    output: Path | None = None  # append the process's stdout and stderr here (default: inherited)
 
 
 class InvocationError(RuntimeError):
@@ -182,6 +183,21 @@ class Worker:
     def pid(self) -> int | None:
         return self._process.pid if self._process and self._process.poll() is None else None
 
+    @property
+    def busy(self) -> bool:
+        """Whether an invocation is under way (or the worker is being started or stopped)."""
+        return self._lock.locked()
+
+    def kill(self) -> bool:
+        """Kill the worker process now, as a crash would (an invocation under way sees
+        WorkerCrashed; the next one starts a new process). Returns whether a process was killed."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return False
+        with contextlib.suppress(OSError):
+            process.kill()
+        return True
+
     def invoke(self, event: Any, request_id: str | None = None) -> Any:
         """Run the handler on `event`; return its JSON result or raise InvocationError."""
         payload = json.dumps(event)
@@ -219,9 +235,12 @@ class Worker:
             return self._conn
         self._kill()
         parent, child = multiprocessing.Pipe()
-        self._process = subprocess.Popen(  # a fresh interpreter: nothing imported before the env is set
-            [sys.executable, "-u", str(Path(__file__).resolve()), str(child.fileno())],
-            pass_fds=(child.fileno(),), env=lambda_environment(self.spec), cwd=self.spec.code_dir)
+        with contextlib.ExitStack() as files:
+            output = files.enter_context(self.spec.output.open("ab")) if self.spec.output else None
+            self._process = subprocess.Popen(  # a fresh interpreter: nothing imported before the env is set
+                [sys.executable, "-u", str(Path(__file__).resolve()), str(child.fileno())],
+                pass_fds=(child.fileno(),), env=lambda_environment(self.spec), cwd=self.spec.code_dir,
+                stdout=output, stderr=subprocess.STDOUT if output else None)
         child.close()
         self._conn = parent
         self.cold_starts += 1

@@ -88,10 +88,14 @@ def _route(state: SandboxState, region: str | None) -> Response:
         shop_region = shop.region
         if region is not None and shop.region != region:
             raise SandboxError(120011072, "The request area is incorrect")
-        return _envelope(shop_region, result=state.dispatch(api_type, shop, body))
+        answer = _envelope(shop_region, result=state.dispatch(api_type, shop, body))
     except SandboxError as exc:
         state.count_error(exc.code)
+        state.faults.discard()  # refused: nothing was done, so nothing to lose afterwards
         return _envelope(shop_region, code=exc.code, message=exc.message)
+    port = request.environ.get("REMOTE_PORT")
+    lost = state.faults.after(int(port) if port else None)  # done, but the answer may never arrive
+    return lost if lost is not None else answer
 
 
 def create_app(state: SandboxState) -> Flask:

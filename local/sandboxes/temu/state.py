@@ -288,6 +288,12 @@ class SandboxState:
                 "warehouseIds": list(shop.warehouse_ids),
             }
 
+    def add_goods(self, mall_id: int, goods: Iterable[dict[str, Any]]) -> list[int]:
+        """List more goods in an existing shop (specs as in `create_shop`); returns their goods ids."""
+        with self.lock:
+            shop = self._shop(mall_id)
+            return [self._add_goods(shop, spec).goods_id for spec in goods]
+
     def _add_goods(self, shop: Shop, spec: dict[str, Any]) -> GoodsRecord:
         goods_id = int(spec.get("goodsId") or 601099510000000 + self._next())
         now = self.now()

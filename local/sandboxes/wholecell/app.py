@@ -2,7 +2,8 @@
 admin interface under /_sandbox/ to seed accounts, trigger shipments and inject faults.
 
 Request pipeline for /api/v1: Basic auth (401) -> request counted -> injected fault ->
-per-account rate limit (429 + Retry-After) -> endpoint.
+per-account rate limit (429 + Retry-After) -> endpoint -> injected fault after the endpoint
+(its answer lost, or its caller killed: see local.sandboxes.common).
 """
 
 from __future__ import annotations
@@ -92,18 +93,27 @@ def _gate() -> Response | None:
     if account is None:
         return _json({"error": "Unauthorized"}, 401)
     state.count_request(account, f"{request.method} {request.path}")
-    fault = state.faults.apply(request.path)
+    fault = state.faults.apply(request.path, request.method)
     if fault is not None:
         if fault.status_code == 429:
             fault.headers["Retry-After"] = "1"
         return fault
     wait = state.take_token(account)
     if wait is not None:
+        state.faults.discard()  # the endpoint does not run: nothing to lose afterwards
         limited = _json({"error": "Too Many Requests"}, 429)
         limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return limited
     g.app_id = account.app_id
     return None
+
+
+@api.after_request
+def _after(response: Response) -> Response:
+    """An injected fault that comes after the endpoint: its work stays done, its answer is lost."""
+    port = request.environ.get("REMOTE_PORT")
+    replaced = _state().faults.after(int(port) if port else None)
+    return replaced if replaced is not None else response
 
 
 @api.get("/inventories")

@@ -155,6 +155,11 @@ class UpdateOrder:
         found.extend(i for i in self._stragglers if stamp_of(i) > since)
         return found if limit is None or len(found) <= limit else None
 
+    def shift(self, delta: timedelta) -> None:
+        """Every stamp moved by `delta` (their order is unchanged, so only the newest moves here)."""
+        if self._newest is not None:
+            self._newest += delta
+
 
 class Index:
     """value -> ids having it (one attribute of units or orders)."""
@@ -216,6 +221,7 @@ class Account:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     events: dict[str, bytes] = field(default_factory=dict)  # event_id -> exact body sent
     request_counts: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0  # requests answered 429 by the rate limit (they are in request_counts too)
     bucket_tokens: float = 0.0
     bucket_updated: float = 0.0
     # indexes and cached listings (kept by WholeCellState's methods; see the module docstring)
@@ -323,6 +329,7 @@ class WholeCellState:
             if account.bucket_tokens >= 1.0:
                 account.bucket_tokens -= 1.0
                 return None
+            account.throttled += 1
             return (1.0 - account.bucket_tokens) / self.rate_limit
 
     def set_rate_limit(self, rate: float | None) -> None:
@@ -408,6 +415,23 @@ class WholeCellState:
                     stamp = end - step * (count - 1 - index)
                     spec["updated_at"] = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000).isoformat()
             return self.add_units(app_id, specs)
+
+    def backdate(self, app_id: str, seconds: float) -> None:
+        """Move every unit's and sales order's `created_at`/`updated_at` `seconds` into the past, as
+        if the seeded history had ended that long ago. Benchmarks seed units, orders and commits
+        (stamped now), then backdate them, so a delta read's overlap right after seeding holds none
+        of the history; later changes are stamped after all of it."""
+        delta = -timedelta(seconds=seconds)
+        with self._lock:
+            account = self.account(app_id)
+            for unit in account.units.values():
+                unit.created_at, unit.updated_at = unit.created_at + delta, unit.updated_at + delta
+            for order in account.orders.values():
+                order.created_at, order.updated_at = order.created_at + delta, order.updated_at + delta
+            account.units_by_update.shift(delta)
+            account.orders_by_update.shift(delta)
+            account.units_version += 1
+            account.orders_version += 1
 
     def _units(self, account: Account, unit_ids: Iterable[int]) -> list[Unit]:
         missing = [uid for uid in unit_ids if uid not in account.units]
@@ -797,7 +821,8 @@ class WholeCellState:
                     "inventory_statuses": a.inventory_statuses, "warehouses": a.warehouses,
                     "skus": sorted(a.catalog), "units": [u.to_json() for u in a.units.values()],
                     "orders": [o.to_json() for o in a.orders.values()],
-                    "request_counts": dict(a.request_counts), "webhook_url": a.webhook_url,
+                    "request_counts": dict(a.request_counts), "throttled": a.throttled,
+                    "webhook_url": a.webhook_url,
                     "webhook_deliveries": [dict(d) for d in a.deliveries],
                 } for a in accounts},
             }

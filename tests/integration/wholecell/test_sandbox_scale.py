@@ -313,3 +313,30 @@ def test_spread_stamps_model_an_account_history(state: WholeCellState, http: Fla
     state.move_units(APP_ID, [late[0].id, units[0].id], location=LOCATIONS[1])
     rng = random.Random(9)
     assert_units_match(state, http, [newest - timedelta(minutes=30), newest, late[-1].updated_at], rng)
+
+
+def test_backdated_history_leaves_a_delta_with_only_later_changes(state: WholeCellState, http: FlaskClient) -> None:
+    """`backdate` moves seeded units and orders (commits included) into the past: a delta read whose
+    overlap starts just before seeding ended then sees only what changed afterwards, exactly."""
+    units = state.generate_units(APP_ID, 2000, skus=SKUS, statuses=STATUSES, seed=6, spread_seconds=86_400)
+    order = state.create_order(APP_ID, {"external_reference": "R-1", "channel": "eBay", "status": "Pending",
+                                        "order_items": [{"sku": SKUS[0], "quantity": 2}]})
+    state.commit_units(APP_ID, [units[0].id], order["id"])
+    state.add_units(APP_ID, [{"sku": SKUS[1], "updated_at": "2020-01-01T00:00:00+00:00"}])  # a straggler
+    seeded_end = datetime.now(UTC) + timedelta(seconds=1)  # ticks may run a few ms ahead of the clock
+    state.backdate(APP_ID, 3600)
+    account = state.accounts[APP_ID]
+    assert max(u.updated_at for u in account.units.values()) <= seeded_end - timedelta(seconds=3600)
+    assert account.orders[order["id"]].created_at <= seeded_end - timedelta(seconds=3600)
+    overlap = iso(seeded_end - timedelta(seconds=120))
+    assert read_pages(http, "/api/v1/inventories", {"updated_at_gt": overlap})[0] == []
+    assert read_pages(http, "/api/v1/sales_orders", {"updated_at_gt": overlap})[0] == []
+
+    state.set_unit_status(APP_ID, [units[5].id, units[6].id], "Sold")
+    state.commit_units(APP_ID, [units[7].id], order["id"])
+    delta = read_pages(http, "/api/v1/inventories", {"updated_at_gt": overlap})[0]
+    assert sorted(r["id"] for r in delta) == [units[5].id, units[6].id, units[7].id]
+    assert_units_match(state, http, [seeded_end - timedelta(hours=2), seeded_end - timedelta(seconds=3601),
+                                     seeded_end], random.Random(11))
+    assert read_pages(http, "/api/v1/stock_levels", {"inventory_statuses[]": ["Available"]}, 500)[0] == \
+        brute_stock(state, ["Available"])

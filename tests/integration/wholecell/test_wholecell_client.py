@@ -282,6 +282,7 @@ def test_sandbox_rate_limit_answers_429_with_retry_after(server: RunningServer,
     assert requests.get(url, auth=auth, timeout=5).status_code == 200
     limited = requests.get(url, auth=auth, timeout=5)
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+    assert state.snapshot(APP_ID)["accounts"][APP_ID]["throttled"] == 1
 
 
 def test_server_errors_are_retried_then_surfaced(client: WholeCellClient, state: WholeCellState,

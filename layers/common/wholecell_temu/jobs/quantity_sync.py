@@ -24,10 +24,11 @@ import hashlib
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -53,6 +54,7 @@ from wholecell_temu.wholecell import InventoryUnit, SalesOrder, WholeCellClient
 CLOCK_SKEW = timedelta(minutes=5)  # first watermark: this long before the run started (our clock)
 MAX_CONSECUTIVE_PUSH_FAILURES = 5  # Temu keeps failing after its own retries: stop, retry next run
 PUSH_TIME_RESERVE = 60.0  # seconds kept free at the end of an invocation: stop pushing, continue next run
+Read = TypeVar("Read", InventoryUnit, SalesOrder)
 
 
 def to_mirror_unit(unit: InventoryUnit) -> MirrorUnit:
@@ -85,12 +87,17 @@ class WholeCellRead:
 
 
 class MirrorReader:
-    """Brings a connection's mirror up to date from WholeCell (in memory; `commit` writes it)."""
+    """Brings a connection's mirror up to date from WholeCell (in memory; `commit` writes it).
 
-    def __init__(self, context: JobContext, mirror: Mirror, now: datetime) -> None:
+    WholeCell is read knowing only the mirror's state (watermarks, what it was built for); the
+    stored content is asked of `load` once the reads are done, so a caller can load it while
+    the paced reads run."""
+
+    def __init__(self, context: JobContext, state: MirrorState, load: Callable[[], Mirror], now: datetime) -> None:
         self.context = context
         self.settings = context.connection.settings
-        self.mirror = mirror
+        self.state = state
+        self.load = load
         self.now = now
         self.overlap = timedelta(seconds=context.settings.wholecell_overlap_seconds)
 
@@ -99,7 +106,7 @@ class MirrorReader:
         return self.context.wholecell
 
     def rebuild_reason(self) -> str | None:
-        state = self.mirror.state
+        state = self.state
         fingerprint = settings_fingerprint(self.settings.inventory_statuses, self.settings.outstanding_order_statuses)
         if state.rebuilt_at is None or state.units_watermark is None or state.orders_watermark is None:
             return "first run"
@@ -110,13 +117,12 @@ class MirrorReader:
         return None
 
     def read(self) -> WholeCellRead:
-        state = self.mirror.state
-        units = dict(self.mirror.units)
-        orders = dict(self.mirror.orders)
+        state = self.state
         reason = self.rebuild_reason()
         open_statuses = list(state.open_statuses)
+        rebuilt: tuple[dict[int, MirrorUnit], dict[int, MirrorOrder]] | None = None
         if reason is not None:
-            open_statuses, units, orders = self._rebuild(units)
+            open_statuses, rebuilt = self._rebuild()
             state = state.model_copy(update={
                 "rebuilt_at": self.now, "open_statuses": open_statuses,
                 "fingerprint": settings_fingerprint(self.settings.inventory_statuses,
@@ -125,22 +131,42 @@ class MirrorReader:
         start = self.now - CLOCK_SKEW
         orders_since = state.orders_watermark or start
         units_since = state.units_watermark or start
-        newest_order = self._read_changed_orders(orders, rules, orders_since - self.overlap)
-        newest_unit = self._read_changed_units(units, orders, rules, units_since - self.overlap)
+        changed_orders = self._collect(self.wholecell.iter_sales_orders(updated_at_gt=orders_since - self.overlap),
+                                       "orders_read")
+        changed_units = self._collect(self.wholecell.iter_inventories(updated_at_gt=units_since - self.overlap),
+                                      "units_read")
+        before = self.load()
+        if rebuilt is None:
+            units, orders = dict(before.units), dict(before.orders)
+        else:
+            units, orders = rebuilt
+            # Units committed to a still-outstanding order keep offsetting it, whatever their status
+            # (a status outside the counted ones is not read by the rebuild).
+            for unit_id, kept in before.units.items():
+                if unit_id not in units and kept.order_id in orders:
+                    units[unit_id] = kept
+        newest_order = self._apply_orders(orders, rules, changed_orders)
+        newest_unit = self._apply_units(units, orders, rules, changed_units)
         state = state.model_copy(update={"orders_watermark": max(orders_since, newest_order or orders_since),
                                          "units_watermark": max(units_since, newest_unit or units_since)})
         read = WholeCellRead(units, orders, state=state, rebuild_reason=reason)
-        read.changes = self._diff(read)
+        read.changes = self._diff(before, read)
         return read
 
-    def _rebuild(self, previous: dict[int, MirrorUnit]
-                 ) -> tuple[list[str], dict[int, MirrorUnit], dict[int, MirrorOrder]]:
+    def _collect(self, items: Iterable[Read], counter: str) -> list[Read]:
+        collected = []
+        for item in items:
+            self.context.count(counter)
+            collected.append(item)
+        return collected
+
+    def _rebuild(self) -> tuple[list[str], tuple[dict[int, MirrorUnit], dict[int, MirrorOrder]]]:
         """Every unit of the counted statuses and every order of the outstanding statuses."""
         self.context.count("rebuilds")
         if self.settings.outstanding_order_statuses is None:
             open_statuses = sorted(s.title for s in self.wholecell.sales_order_statuses() if s.open)
         else:
-            open_statuses = list(self.mirror.state.open_statuses)
+            open_statuses = list(self.state.open_statuses)
         rules = CountingRules.from_settings(self.settings, open_statuses)
         units: dict[int, MirrorUnit] = {}
         for status in sorted(rules.inventory_statuses):
@@ -152,18 +178,13 @@ class MirrorReader:
             for order in self.wholecell.iter_sales_orders(status=status):
                 orders[order.id] = to_mirror_order(order)
                 self.context.count("orders_read")
-        # Units committed to a still-outstanding order keep offsetting it, whatever their status
-        # (a status outside the counted ones is not read by the rebuild).
-        for unit_id, kept in previous.items():
-            if unit_id not in units and kept.order_id in orders:
-                units[unit_id] = kept
-        return open_statuses, units, orders
+        return open_statuses, (units, orders)
 
-    def _read_changed_orders(self, orders: dict[int, MirrorOrder], rules: CountingRules,
-                             since: datetime) -> datetime | None:
+    @staticmethod
+    def _apply_orders(orders: dict[int, MirrorOrder], rules: CountingRules,
+                      changed: list[SalesOrder]) -> datetime | None:
         newest: datetime | None = None
-        for order in self.wholecell.iter_sales_orders(updated_at_gt=since):
-            self.context.count("orders_read")
+        for order in changed:
             newest = max(newest or order.updated_at, order.updated_at)
             if order.status in rules.outstanding_statuses:
                 orders[order.id] = to_mirror_order(order)
@@ -171,28 +192,27 @@ class MirrorReader:
                 orders.pop(order.id, None)
         return newest
 
-    def _read_changed_units(self, units: dict[int, MirrorUnit], orders: dict[int, MirrorOrder],
-                            rules: CountingRules, since: datetime) -> datetime | None:
+    @staticmethod
+    def _apply_units(units: dict[int, MirrorUnit], orders: dict[int, MirrorOrder], rules: CountingRules,
+                     changed: list[InventoryUnit]) -> datetime | None:
         newest: datetime | None = None
-        for changed in self.wholecell.iter_inventories(updated_at_gt=since):
-            self.context.count("units_read")
-            newest = max(newest or changed.updated_at, changed.updated_at)
-            unit = to_mirror_unit(changed)
+        for read in changed:
+            newest = max(newest or read.updated_at, read.updated_at)
+            unit = to_mirror_unit(read)
             if unit.status in rules.inventory_statuses or unit.order_id in orders:
                 units[unit.unit_id] = unit
             else:
                 units.pop(unit.unit_id, None)
         return newest
 
-    def _diff(self, read: WholeCellRead) -> MirrorChanges:
-        before = self.mirror
-        changes = MirrorChanges(
+    @staticmethod
+    def _diff(before: Mirror, read: WholeCellRead) -> MirrorChanges:
+        return MirrorChanges(
             put_units=[u for uid, u in read.units.items() if before.units.get(uid) != u],
             delete_units=[uid for uid in before.units if uid not in read.units],
             put_orders=[o for oid, o in read.orders.items() if before.orders.get(oid) != o],
             delete_orders=[oid for oid in before.orders if oid not in read.orders],
         )
-        return changes
 
 
 @dataclass(frozen=True)
@@ -305,8 +325,12 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     now = datetime.now(UTC)
     dry_run = settings.dry_run or not settings.inventory_sync_enabled
 
-    mirror = mirror_store.load(connection_id)
-    read = MirrorReader(context, mirror, now).read()  # raises on any failed or incomplete read
+    # The stored mirror and listings load while WholeCell's paced reads run: the reads need only the state.
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        stored_mirror = loader.submit(mirror_store.load, connection_id)
+        stored_listings = loader.submit(lambda: list(listings.iter_all(connection_id)))
+        read = MirrorReader(context, mirror_store.load_state(connection_id), stored_mirror.result,
+                            now).read()  # raises on any failed or incomplete read
     if read.rebuild_reason:
         logger.info("inventory mirror rebuilt", extra={"reason": read.rebuild_reason})
     mirror_store.apply(connection_id, read.changes, now)
@@ -321,7 +345,7 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     if reassert_due and not dry_run:
         temu_stock = {sku_id: sku.stock for sku_id, sku in read_temu_skus(context).items() if sku.stock is not None}
         context.count("temu_stock_read", len(temu_stock))
-    work = plan(context, listings.iter_all(connection_id), book, rules, temu_stock=temu_stock, now=now)
+    work = plan(context, stored_listings.result(), book, rules, temu_stock=temu_stock, now=now)
 
     for record in work.records:
         listings.record_quantity(connection_id, record)

@@ -62,6 +62,10 @@ def _unit(item: InventoryMirrorModel) -> MirrorUnit:
         order_id=None if item.order_id is None else int(item.order_id))
 
 
+def _state(item: InventoryMirrorModel) -> MirrorState:
+    return MirrorState.model_validate({**(item.state or {}), "version": int(item.version or 0)})
+
+
 def _order(item: InventoryMirrorModel) -> MirrorOrder:
     items = tuple(MirrorOrderItem(sku, None if variation is None else int(variation), int(quantity))
                   for sku, variation, quantity in item.items or [])
@@ -85,8 +89,15 @@ class InventoryMirror:
             elif key.startswith(CATALOG_PREFIX):
                 continue
             elif key == STATE_KEY:
-                mirror.state = MirrorState.model_validate({**(item.state or {}), "version": int(item.version or 0)})
+                mirror.state = _state(item)
         return mirror
+
+    def load_state(self, connection_id: str) -> MirrorState:
+        """The watermarks and what the content was built for, alone (one consistent read)."""
+        try:
+            return _state(InventoryMirrorModel.get(connection_id, STATE_KEY, consistent_read=True))
+        except InventoryMirrorModel.DoesNotExist:
+            return MirrorState()
 
     def apply(self, connection_id: str, changes: MirrorChanges, now: datetime) -> None:
         """Write units and orders (25 per batch request; PynamoDB retries unprocessed items)."""
