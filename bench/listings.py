@@ -38,7 +38,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink, VariationLink
 from wholecell_temu.store.listings import Listing, _to_listing
@@ -212,16 +211,7 @@ class Checks:
 
 
 def connect(stack: LocalStack, mall_id: int) -> str:
-    """Create a connection and authorize it for the shop, as the seller's browser would."""
-    response = stack.http("POST", "/admin/connections", json={"name": "Bench", "temu_region": "US",
-                                                              "wholecell": WHOLECELL})
-    response.raise_for_status()
-    connection_id = str(response.json()["connection_id"])
-    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
-                            allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False, timeout=30).headers["Location"]
-    requests.get(callback, timeout=30).raise_for_status()
-    return connection_id
+    return stack.connect_shop(mall_id, WHOLECELL, "Bench")
 
 
 @dataclass

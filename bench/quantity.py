@@ -52,7 +52,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.listings import ListingStatus
 from wholecell_temu.domain.settings import QUANTITY_MAX
@@ -185,16 +184,7 @@ def set_limits(stack: LocalStack, wholecell_rate: float | None, temu_rate: float
 
 
 def connect(stack: LocalStack, mall_id: int, wholecell: dict[str, str], name: str) -> str:
-    """Create a connection and authorize it for the shop, as the seller's browser would."""
-    response = stack.http("POST", "/admin/connections", json={"name": name, "temu_region": "US",
-                                                              "wholecell": wholecell})
-    response.raise_for_status()
-    connection_id = str(response.json()["connection_id"])
-    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
-                            allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False, timeout=30).headers["Location"]
-    requests.get(callback, timeout=30).raise_for_status()
-    return connection_id
+    return stack.connect_shop(mall_id, wholecell, name)
 
 
 def import_listings(stack: LocalStack, connection_id: str, timeout: float) -> dict[str, Any]:

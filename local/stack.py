@@ -625,6 +625,21 @@ class LocalStack:
         """A request to the local HTTP API."""
         return requests.request(method, self.api_url + path, json=json, headers=headers, timeout=60)
 
+    def connect_shop(self, mall_id: int, wholecell: Mapping[str, str], name: str = "Shop",
+                     region: str = "US") -> str:
+        """Create a connection and authorize it for a sandbox shop, as the seller's browser
+        would (authorize redirect → Temu's page → our callback); returns the connection id."""
+        response = self.http("POST", "/admin/connections",
+                             json={"name": name, "temu_region": region, "wholecell": dict(wholecell)})
+        response.raise_for_status()
+        connection_id = str(response.json()["connection_id"])
+        redirect = requests.get(f"{self.api_url}/temu/authorize", params={"connection_id": connection_id},
+                                allow_redirects=False, timeout=30).headers["Location"]
+        callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False,
+                                timeout=30).headers["Location"]
+        requests.get(callback, timeout=30).raise_for_status()
+        return connection_id
+
 
 def _socket_inodes(port: int) -> set[str]:
     """Inodes of the TCP sockets whose local port is `port` (/proc/net/tcp{,6}; empty elsewhere)."""

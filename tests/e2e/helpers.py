@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from wholecell_temu.config import load_settings
 from wholecell_temu.store.tables import bind_tables
 
@@ -14,15 +13,7 @@ from local.stack import LocalStack
 
 def connect(stack: LocalStack, mall_id: int, wholecell: dict[str, str], name: str = "Shop") -> str:
     """Create a connection and authorize it for the shop, as the seller's browser would."""
-    response = stack.http("POST", "/admin/connections", json={"name": name, "temu_region": "US",
-                                                              "wholecell": wholecell})
-    assert response.status_code == 201, response.text
-    connection_id = str(response.json()["connection_id"])
-    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
-                            allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False, timeout=30).headers["Location"]
-    assert requests.get(callback, timeout=30).status_code == 200
-    return connection_id
+    return stack.connect_shop(mall_id, wholecell, name)
 
 
 def run_job(stack: LocalStack, connection_id: str, job: str, path: str | None = None) -> dict[str, Any]:
