@@ -212,6 +212,7 @@ class ShipmentConfirmer:
         if exc.code in PENDING_BUYER_REQUEST:
             raise PermanentShipmentError(f"{PENDING_BUYER_REQUEST[int(exc.code)]} on Temu: {exc.message}") from None
         if exc.code in ALREADY_DONE or exc.error_class is ErrorClass.VERIFY_BEFORE_RETRY:
+            detail = temu.order_detail(detail.parent_order_sn)  # after the confirm: items may be shipped now
             if self._on_temu(temu, detail, numbers):
                 return "verified"
             if exc.code in ALREADY_DONE:
