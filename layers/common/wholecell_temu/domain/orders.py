@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.settings import ConnectionSettings
-from wholecell_temu.temu.models import Order, OrderItem
+from wholecell_temu.temu.models import OrderItem
 from wholecell_temu.temu.models import ShippingAddress as TemuAddress
 from wholecell_temu.wholecell.adapter import OrderItem as WholeCellItem
 from wholecell_temu.wholecell.adapter import ShippingAddress
@@ -121,14 +121,6 @@ def lines_changed(before: list[LineRecord], after: list[LineRecord]) -> bool:
     """Whether the WholeCell items must be rewritten (quantities, cancellations or a fixed SKU)."""
     key = [(line.order_sn, line.sku, line.variation_id, line.wholecell_quantity) for line in before]
     return key != [(line.order_sn, line.sku, line.variation_id, line.wholecell_quantity) for line in after]
-
-
-def unknown_lines(lines: list[LineRecord]) -> list[LineRecord]:
-    return [line for line in lines if line.resolution == "unknown"]
-
-
-def address_needed(order: Order) -> bool:
-    return order.parent_order_map.parent_order_status in ADDRESS_RELEASED
 
 
 def to_wholecell_address(address: TemuAddress, region_id: int | None) -> ShippingAddress:

@@ -107,6 +107,7 @@ class StockBook:
     # which orders make up the outstanding of each key: key -> {order id: uncommitted quantity}
     outstanding_orders: dict[Key, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
     variations_of_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    sku_of_variation: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, units: Iterable[MirrorUnit], orders: Iterable[MirrorOrder], rules: CountingRules) -> StockBook:
@@ -115,6 +116,7 @@ class StockBook:
         for unit in units:
             if unit.sku and unit.variation_id is not None:
                 book.variations_of_sku[unit.sku].add(unit.variation_id)
+                book.sku_of_variation[unit.variation_id] = unit.sku
             keys = _unit_keys(unit)
             if unit.order_id is not None:
                 committed[unit.order_id].update(keys)
@@ -127,6 +129,7 @@ class StockBook:
             for item in order.items:
                 if item.sku and item.variation_id is not None:
                     book.variations_of_sku[item.sku].add(item.variation_id)
+                    book.sku_of_variation.setdefault(item.variation_id, item.sku)
                 for key in _item_keys(item):
                     ordered[key] += item.quantity
             for key, quantity in ordered.items():
@@ -144,10 +147,7 @@ class StockBook:
         return _variation_key(variation_id)
 
     def sku_of(self, variation_id: int) -> str | None:
-        for sku, variations in self.variations_of_sku.items():
-            if variation_id in variations:
-                return sku
-        return None
+        return self.sku_of_variation.get(variation_id)
 
     def for_sku(self, sku: str) -> tuple[int, int, dict[int, int]]:
         """(available, outstanding, {order id: quantity}) of a SKU (every variation sharing it)."""

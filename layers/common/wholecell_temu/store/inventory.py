@@ -173,17 +173,3 @@ class InventoryMirror:
         self.apply(connection_id, MirrorChanges(put_orders=[order], order_times={order.order_id: updated_at}),
                    updated_at)
 
-    def delete_all(self, connection_id: str, keep_state: bool = False) -> int:
-        deleted = 0
-        with InventoryMirrorModel.batch_write() as batch:
-            for item in InventoryMirrorModel.query(connection_id):
-                if keep_state and item.mirror_key == STATE_KEY:
-                    continue
-                batch.delete(item)
-                deleted += 1
-        return deleted
-
-
-def unit_changes(existing: dict[int, MirrorUnit], seen: Iterable[MirrorUnit]) -> list[MirrorUnit]:
-    """The units in `seen` that differ from (or are missing in) `existing`."""
-    return [unit for unit in seen if existing.get(unit.unit_id) != unit]
