@@ -148,7 +148,24 @@ def test_a_failed_order_holds_the_watermark_and_others_flow(tables: None) -> Non
     assert sorted(c.external_reference for c in wholecell.created) == ["PO-BAD", "PO-OK"]
 
 
-def test_overlapping_runs_create_each_order_once(tables: None) -> None:
+@pytest.fixture
+def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto evaluates a conditional write and applies it without a lock, so two threads can both
+    pass one condition; DynamoDB makes each request atomic. Serialize requests (not runs) so the
+    runs still interleave between requests, as they would against DynamoDB."""
+    from botocore.client import BaseClient  # noqa: PLC0415
+
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def atomic(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", atomic)
+
+
+def test_overlapping_runs_create_each_order_once(tables: None, atomic_requests: None) -> None:
     now = int(time.time())
     temu = FakeTemu([temu_order(f"PO-{n}", 1, now - n) for n in range(1, 21)])
     wholecell = FakeWholeCell()
