@@ -1,6 +1,7 @@
 """The order-import job against moto's DynamoDB with scripted Temu and WholeCell clients: the
 watermark (greatest updateTime, forward only, held before a failure), the overlap window,
-overlapping runs, the masked-address fallback and a create whose outcome is unknown."""
+overlapping runs (creates and follow-ups), the masked-address fallback and a create whose
+outcome is unknown."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import pytest
 from moto import mock_aws
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.domain.orders import CLOSED
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass
-from wholecell_temu.jobs import order_import
+from wholecell_temu.jobs import address_backfill, order_import
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, OrderModel, bind_tables
+from wholecell_temu.temu.errors import TemuApiError
 from wholecell_temu.temu.models import Order, ShippingAddress
 from wholecell_temu.wholecell import SalesOrder, SalesOrderCreate, SalesOrderPatch, WholeCellApiError
 
@@ -44,6 +47,7 @@ class FakeTemu:
         self.orders = orders
         self.windows: list[tuple[int, int]] = []
         self.decrypted = 0
+        self.address_read_failures = 0
 
     def iter_orders(self, *, update_at_start: int, update_at_end: int, **_: Any) -> Iterator[Order]:
         self.windows.append((update_at_start, update_at_end))
@@ -54,6 +58,11 @@ class FakeTemu:
         return next(o for o in self.orders if o.parent_order_sn == sn)
 
     def shipping_info(self, sn: str) -> ShippingAddress:
+        if self.address_read_failures:
+            self.address_read_failures -= 1
+            raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
+        if self.order_detail(sn).parent_order_map.parent_order_status in CLOSED:
+            raise TemuApiError("invalid param", error_class=ErrorClass.FIX_REQUEST, code=180020003)
         return ShippingAddress.model_validate(MASKED)
 
     def decrypted_shipping_info(self, sn: str) -> ShippingAddress:
@@ -69,6 +78,9 @@ class FakeWholeCell:
         self.fail_refs: set[str] = set()
         self.lost_refs: set[str] = set()
         self.lookups = 0
+        self.status: dict[int, str] = {}  # what each WholeCell order shows after its last PATCH
+        self.patches: list[tuple[int, SalesOrderPatch]] = []
+        self.patch_gate: dict[str, threading.Event] = {}  # a PATCH to this status waits for the event
         self._lock = threading.Lock()
 
     def _order(self, body: SalesOrderCreate, order_id: int) -> SalesOrder:
@@ -94,6 +106,12 @@ class FakeWholeCell:
         return self._order(found[0][1], found[0][0]) if found else None
 
     def update_sales_order(self, order_id: int, patch: SalesOrderPatch) -> SalesOrder:
+        if patch.status is not None and (gate := self.patch_gate.get(patch.status)) is not None:
+            assert gate.wait(10)
+        with self._lock:
+            self.patches.append((order_id, patch))
+            if patch.status is not None:
+                self.status[order_id] = patch.status
         return self._order(self.created[order_id - 1], order_id)
 
 
@@ -205,3 +223,130 @@ def test_a_create_whose_response_was_lost_is_found_not_repeated(tables: None) ->
     order_import.run(ctx)
     assert len(wholecell.created) == 1 and wholecell.lookups == 1 and ctx.counts["verified_after_timeout"] == 1
     assert OrderRepository().get("c1", "PO-LOST").wholecell_order_id == 1  # type: ignore[union-attr]
+
+
+def test_a_follow_up_ignores_a_temu_view_older_than_the_record(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    temu.orders = [temu_order("PO-1", 4, now - 100)]
+    order_import.run(context(temu, wholecell))
+    assert wholecell.status[1] == "Shipped"
+    temu.orders = [temu_order("PO-1", 2, now - 200)]  # an older snapshot, as a slow overlapping run holds it
+    ctx = context(temu, wholecell)
+    order_import.run(ctx, parent_order_sn="PO-1")
+    assert wholecell.status[1] == "Shipped" and len(wholecell.patches) == 1
+    assert ctx.counts["older_temu_view_ignored"] == 1
+    record = OrderRepository().get("c1", "PO-1")
+    assert record is not None and record.wholecell_status == "Shipped" and record.temu_update_time == now - 100
+
+
+def test_a_follow_up_waits_for_another_runs_claim_and_holds_the_watermark(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    repo = OrderRepository()
+    repo.claim_follow_up("c1", "PO-1", "another-run", 60)
+    temu.orders = [temu_order("PO-1", 2, now - 100)]
+    ctx = context(temu, wholecell)
+    order_import.run(ctx)
+    assert ctx.counts["claimed_by_another_run"] == 1 and wholecell.patches == []
+    assert repo.watermark("c1") == now - 300  # PO-1's new view is read again next run
+    with pytest.raises(Exception, match="ConditionalCheckFailed"):  # only the holder records or releases
+        repo.update_imported(repo.get("c1", "PO-1"), "r1", address_changed=False)  # type: ignore[arg-type]
+    repo.release_follow_up("c1", "PO-1", "another-run")
+    order_import.run(context(temu, wholecell))
+    record = repo.get("c1", "PO-1")
+    assert wholecell.status[1] == "Awaiting Fulfillment" and record is not None
+    assert record.wholecell_status == "Awaiting Fulfillment" and record.claim_owner is None
+    assert record.claim_until is None and repo.watermark("c1") == now - 100
+
+
+def claim_owner(sn: str) -> str | None:
+    record = OrderRepository().get("c1", sn)
+    return None if record is None else record.claim_owner
+
+
+def test_overlapping_follow_ups_leave_wholecell_and_the_record_in_step(tables: None, atomic_requests: None) -> None:
+    """Run A (older view: awaiting shipment) is inside its PATCH when run B (newer view:
+    shipped) follows the same order: B waits for A's claim instead of interleaving, and the
+    next run brings both WholeCell and the record to the newest view."""
+    now = int(time.time())
+    wholecell = FakeWholeCell()
+    order_import.run(context(FakeTemu([temu_order("PO-1", 1, now - 300)]), wholecell))
+    gate = wholecell.patch_gate["Awaiting Fulfillment"] = threading.Event()
+    older, newer = FakeTemu([temu_order("PO-1", 2, now - 200)]), FakeTemu([temu_order("PO-1", 4, now - 100)])
+    run_a = threading.Thread(target=order_import.run, args=(context(older, wholecell, "A"),))
+    run_a.start()
+    deadline = time.time() + 10
+    while claim_owner("PO-1") != "A":  # A is inside its PATCH, holding the order
+        assert time.time() < deadline
+        time.sleep(0.01)
+    ctx_b = context(newer, wholecell, "B")
+    order_import.run(ctx_b)
+    gate.set()
+    run_a.join(10)
+    assert ctx_b.counts["claimed_by_another_run"] == 1
+    assert [p.status for _, p in wholecell.patches] == ["Awaiting Fulfillment"]
+    order_import.run(context(newer, wholecell, "C"))
+    record = OrderRepository().get("c1", "PO-1")
+    assert wholecell.status[1] == "Shipped" and record is not None and record.wholecell_status == "Shipped"
+
+
+def test_a_follow_up_never_overwrites_an_address_the_backfill_filled(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    repo = OrderRepository()
+    seen_by_import = repo.get("c1", "PO-1")
+    assert seen_by_import is not None and seen_by_import.address_state == "awaiting"
+    repo.set_address_state("c1", "PO-1", "filled", None, 2)  # the backfill, between the import's read and write
+    repo.claim_follow_up("c1", "PO-1", "r2", 60)
+    followed = seen_by_import.model_copy(update={"temu_status": 2, "wholecell_status": "Awaiting Fulfillment"})
+    repo.update_imported(followed, "r2", address_changed=False)
+    record = repo.get("c1", "PO-1")
+    assert record is not None and record.address_state == "filled" and record.wholecell_status == "Awaiting Fulfillment"
+    assert list(repo.iter_awaiting_address("c1")) == []
+
+
+def test_a_claim_taken_over_twice_still_looks_up_since_the_first_attempt(tables: None) -> None:
+    repo = OrderRepository()
+    first = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert repo.claim("c1", "PO-7", "r1", 60, first) is None
+    repo.expire_claim("c1", "PO-7", "r1")
+    second = repo.claim("c1", "PO-7", "r2", 60, datetime(2026, 11, 1, 11, 0, tzinfo=UTC))
+    repo.expire_claim("c1", "PO-7", "r2")
+    third = repo.claim("c1", "PO-7", "r3", 60, datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
+    assert second is not None and third is not None and second.claimed_at == third.claimed_at == first
+
+
+def test_the_backfill_gives_up_on_an_order_temu_closed_since_the_import_saw_it(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300), temu_order("PO-2", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    repo = OrderRepository()
+    for sn in ("PO-1", "PO-2"):  # the import saw both awaiting shipment
+        repo.set_address_state("c1", sn, "awaiting", None, 2)
+    temu.orders = [temu_order("PO-1", 3, now - 100), temu_order("PO-2", 2, now - 100)]  # PO-1 cancelled since
+    ctx = context(temu, wholecell)
+    address_backfill.run(ctx)  # does not fail the run
+    assert ctx.counts["given_up"] == 1 and ctx.counts["filled"] == 1
+    cancelled = repo.get("c1", "PO-1")
+    assert cancelled is not None and cancelled.address_state == "unavailable" and cancelled.temu_status == 3
+    assert "3" in (cancelled.address_reason or "") and list(repo.iter_awaiting_address("c1")) == []
+
+
+def test_a_failure_before_the_create_releases_the_claim_at_once(tables: None) -> None:
+    temu = FakeTemu([temu_order("PO-1", 2, int(time.time()) - 10)])
+    temu.address_read_failures = 1
+    wholecell = FakeWholeCell()
+    with pytest.raises(Exception, match="1 order"):
+        order_import.run(context(temu, wholecell, "r1"))
+    ctx = context(temu, wholecell, "r2")
+    order_import.run(ctx)  # not held for the claim's 15 minutes
+    assert "claimed_by_another_run" not in ctx.counts and len(wholecell.created) == 1
+    assert ctx.counts["verified_after_crash"] == 1  # the takeover looked it up first

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from wholecell_temu.config import Settings
+from wholecell_temu.domain.shipments import confirmation_seconds
 from wholecell_temu.store.tables import ALL_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +141,19 @@ def test_temu_request_budgets_stay_under_the_app_limit(template: dict[str, Any])
         total += workers * _default(template, rate)
     assert temu_callers == 5
     assert total <= 20, f"Temu budgets add up to {total} req/s"
+
+
+def test_claims_outlive_their_invocations_and_batches_fit_their_timeout(template: dict[str, Any]) -> None:
+    """A claim shorter than the invocation holding it would let another run take it over live;
+    a batch of confirmations that cannot finish at the worker's Temu budget would time out and
+    be delivered again, counting towards the dead-letter queue."""
+    fields = Settings.model_fields
+    functions = _functions(template)
+    assert fields["order_claim_seconds"].default >= functions["OrderImportFunction"]["Timeout"]
+    push = functions["ShipmentPushFunction"]
+    assert fields["shipment_claim_seconds"].default >= push["Timeout"]
+    queue = template["Resources"]["ShipmentQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= push["Timeout"]
+    batch = push["Events"]["Queue"]["Properties"]["BatchSize"]
+    rate = _default(template, push["Environment"]["Variables"]["TEMU_RATE_LIMIT"])
+    assert batch * confirmation_seconds(rate) <= push["Timeout"], "a full batch cannot finish in time"

@@ -125,3 +125,16 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
     if shipped == len(to_ship):
         return [(SEND_SPLIT, packages)]
     return [(SEND_ONE_PACKAGE, [package]) for package in packages]
+
+
+# A confirmation costs at most this many Temu calls in the common worst case: the order detail,
+# the confirm, and a verification (detail + shipment info) when the confirm's answer is lost.
+TEMU_CALLS_PER_CONFIRMATION = 4
+WHOLECELL_SECONDS_PER_CONFIRMATION = 5.0  # the order read (and a retry) at WholeCell's pace
+
+
+def confirmation_seconds(temu_rate_limit: float) -> float:
+    """How long one confirmation may take at this worker's Temu budget: a message is not
+    started with less time left (it is delivered again instead), and the function's timeout
+    allows a whole batch (tests/unit/test_template.py)."""
+    return TEMU_CALLS_PER_CONFIRMATION / temu_rate_limit + WHOLECELL_SECONDS_PER_CONFIRMATION

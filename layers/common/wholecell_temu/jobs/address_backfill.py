@@ -4,7 +4,8 @@ Temu gives no address while an order is PENDING (1); from UN_SHIPPING (2) on it 
 job reads only the orders waiting for an address (a sparse index, never a scan). For each,
 the Temu status is checked (the order's own detail when the import last saw it pending),
 the address is read (decrypted when the plain call masks it) and PATCHed onto the WholeCell
-order. Orders that shipped or were cancelled without one stop being retried, with a reason.
+order. Orders that shipped or were cancelled without one stop being retried, with a reason
+(also when Temu refuses the address of an order it closed after the import last saw it).
 Buyer data never reaches logs, traces or the run log.
 """
 
@@ -40,7 +41,19 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
             if status not in ADDRESS_RELEASED:
                 context.count("still_pending")
                 continue
-            address = read_address(context, sn, record.region_id)
+            try:
+                address = read_address(context, sn, record.region_id)
+            except ExternalApiError as exc:
+                if exc.error_class is not ErrorClass.FIX_REQUEST:
+                    raise
+                # Temu refuses the address of an order it closed since the import last saw it
+                status = context.temu.order_detail(sn).parent_order_map.parent_order_status
+                if status not in CLOSED:
+                    raise
+                orders.set_address_state(connection_id, sn, "unavailable",
+                                         f"Temu status {status} before the address was read", status)
+                context.count("given_up")
+                continue
             context.wholecell.update_sales_order(record.wholecell_order_id or 0,
                                                  SalesOrderPatch(shipping_address=address))
             orders.set_address_state(connection_id, sn, "filled", None, status)

@@ -10,7 +10,9 @@ One run for one connection:
    is taken over only after looking the order up in WholeCell by its external reference,
    so a retry never creates a second order.
 3. A known order follows Temu: a changed status is mapped and patched, cancelled quantities
-   rewrite the items, a confirmed address change is pulled again by the backfill.
+   rewrite the items, a confirmed address change is pulled again by the backfill. The
+   follow-up holds the order's claim from its PATCH to its record, and a Temu view older
+   than the record's is ignored, so overlapping runs cannot leave WholeCell behind.
 4. Orders skipped earlier (status unmapped, waiting for confirmation) are imported once the
    settings allow it; Unknown SKU lines are fixed once their listing is connected.
 5. The watermark moves forward to the greatest `updateTime` seen (never "now"), held back
@@ -85,6 +87,16 @@ class Outcome:
     update_time: int
     failed: str | None = None
     unfinished: bool = False  # another run holds it: keep the watermark before it, without failing
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What one follow-up changes: the WholeCell PATCH and the record fields written after it."""
+
+    patch: SalesOrderPatch
+    lines: list[LineRecord]
+    address_state: str | None
+    address_reason: str | None
 
 
 @dataclass
@@ -177,22 +189,22 @@ class OrderImporter:
         owner = self.context.run.run_id
         previous = self.orders.claim(self.connection_id, sn, owner, self.context.settings.order_claim_seconds,
                                      datetime.now(UTC))
-        status = mapped_status(parent.parent_order_status, self.settings) or ""
-        lines = self.resolve(order, self.prices(order))
-        address_state, address_reason = "awaiting", None
-        address = None
-        if parent.parent_order_status in ADDRESS_RELEASED:
-            address, address_state = self.address(order), "filled"
-        elif parent.parent_order_status in CLOSED:
-            address_state, address_reason = "unavailable", f"imported in Temu status {parent.parent_order_status}"
-        existing = None
-        if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
-            existing = self.find(sn, previous.claimed_at)
-            self.context.count("verified_after_crash")
-        body = SalesOrderCreate(external_reference=sn, channel=self.settings.sales_channel, status=status,
-                                customer=Customer(name="Temu"), shipping_address=address,
-                                order_items=wholecell_items(lines))
         try:
+            status = mapped_status(parent.parent_order_status, self.settings) or ""
+            lines = self.resolve(order, self.prices(order))
+            address_state, address_reason = "awaiting", None
+            address = None
+            if parent.parent_order_status in ADDRESS_RELEASED:
+                address, address_state = self.address(order), "filled"
+            elif parent.parent_order_status in CLOSED:
+                address_state, address_reason = "unavailable", f"imported in Temu status {parent.parent_order_status}"
+            existing = None
+            if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
+                existing = self.find(sn, previous.claimed_at)
+                self.context.count("verified_after_crash")
+            body = SalesOrderCreate(external_reference=sn, channel=self.settings.sales_channel, status=status,
+                                    customer=Customer(name="Temu"), shipping_address=address,
+                                    order_items=wholecell_items(lines))
             if existing is None:
                 existing = self.create_once(body, claimed_at=datetime.now(UTC))
             else:
@@ -252,6 +264,36 @@ class OrderImporter:
             parent_order_sn, channel=self.settings.sales_channel, updated_since=since - LOOKUP_MARGIN)
 
     def follow_up(self, order: Order, record: OrderRecord) -> None:
+        """Bring an imported order up to Temu's view. Decided first on the record read without a
+        claim (most orders seen again have nothing new); when something changes, the order's
+        claim is taken and the plan made again on the record as of the claim, so the WholeCell
+        PATCH and the record that follows it never interleave with another run's, and a Temu
+        view older than what the record holds is never applied."""
+        if self.stale(order, record):
+            return
+        if self.follow_up_plan(order, record) is None:
+            return
+        owner = self.context.run.run_id
+        record = self.orders.claim_follow_up(self.connection_id, record.parent_order_sn, owner,
+                                             self.context.settings.order_claim_seconds)
+        try:
+            plan = None if self.stale(order, record) else self.follow_up_plan(order, record)
+            if plan is None:
+                self.orders.release_follow_up(self.connection_id, record.parent_order_sn, owner)
+                return
+            self.apply_follow_up(order, record, plan, owner)
+        except Exception:
+            self.orders.release_follow_up(self.connection_id, record.parent_order_sn, owner)
+            raise
+
+    def stale(self, order: Order, record: OrderRecord) -> bool:
+        if (order.parent_order_map.update_time or 0) < (record.temu_update_time or 0):
+            self.context.count("older_temu_view_ignored")
+            return True
+        return False
+
+    def follow_up_plan(self, order: Order, record: OrderRecord) -> FollowUp | None:
+        """What a follow-up would change, or None when the record already holds this view."""
         parent = order.parent_order_map
         status_code = parent.parent_order_status
         lines = self.resolve(order, {line.order_sn: line.unit_price_cents for line in record.lines
@@ -260,31 +302,43 @@ class OrderImporter:
         new_status = mapped_status(status_code, self.settings)
         if new_status is not None and new_status != record.wholecell_status:
             patch.status = new_status
-        elif new_status is None and status_code != record.temu_status:
-            self.context.count("status_unmapped")
         if lines_changed(record.lines, lines):
             patch.order_items = wholecell_items(lines)
-            if any(line.temu_quantity < old.temu_quantity for line, old in zip(lines, record.lines, strict=False)):
-                self.context.count("cancellations")
         address_state, address_reason = record.address_state, record.address_reason
         if ADDRESS_CHANGED in parent.fulfillment_warning and record.address_state == "filled" \
                 and (parent.update_time or 0) != record.temu_update_time:
             address_state = "awaiting"  # the backfill pulls the changed address again
-            self.context.count("address_changes")
         if address_state == "awaiting" and status_code in CLOSED:
             address_state, address_reason = "unavailable", f"Temu status {status_code} before an address was read"
+        plan = FollowUp(patch, lines, address_state, address_reason)
+        if patch.model_fields_set or status_code != record.temu_status or address_state != record.address_state \
+                or parent.update_time != record.temu_update_time:
+            return plan
+        return None
+
+    def apply_follow_up(self, order: Order, record: OrderRecord, plan: FollowUp, owner: str) -> None:
+        parent = order.parent_order_map
+        patch, lines = plan.patch, plan.lines
         fields = patch.model_fields_set
         if fields:
             self.context.wholecell.update_sales_order(record.wholecell_order_id or 0, patch)
             self.context.count("updated")
             if "status" in fields:
                 self.context.count("status_changes")
-        if fields or status_code != record.temu_status or address_state != record.address_state \
-                or parent.update_time != record.temu_update_time:
-            self.orders.update_imported(record.model_copy(update={
-                "wholecell_status": patch.status or record.wholecell_status, "lines": lines,
-                "temu_status": status_code, "temu_update_time": parent.update_time,
-                "address_state": address_state, "address_reason": address_reason}))
+        if "status" not in fields and parent.parent_order_status != record.temu_status \
+                and mapped_status(parent.parent_order_status, self.settings) is None:
+            self.context.count("status_unmapped")
+        if "order_items" in fields and any(line.temu_quantity < old.temu_quantity
+                                           for line, old in zip(lines, record.lines, strict=False)):
+            self.context.count("cancellations")
+        address_changed = plan.address_state != record.address_state
+        if address_changed and plan.address_state == "awaiting":
+            self.context.count("address_changes")
+        self.orders.update_imported(record.model_copy(update={
+            "wholecell_status": patch.status or record.wholecell_status, "lines": lines,
+            "temu_status": parent.parent_order_status, "temu_update_time": parent.update_time,
+            "address_state": plan.address_state, "address_reason": plan.address_reason}), owner,
+            address_changed=address_changed)
         fixed = len(record.unknown_sku_lines) - sum(1 for line in lines if line.resolution == "unknown")
         if fixed > 0:
             self.context.count("unknown_sku_fixed", fixed)

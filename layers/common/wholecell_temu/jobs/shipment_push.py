@@ -39,6 +39,7 @@ from wholecell_temu.domain.shipments import (
     TO_SHIP,
     Box,
     PermanentShipmentError,
+    confirmation_seconds,
     normalize_tracking,
     plan_packages,
     resolve_carrier,
@@ -273,8 +274,14 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
     confirm_event = idempotent_function(data_keyword_argument="message", config=config,
                                         persistence_store=persistence_store)(confirm_any)
 
+    invocation: dict[str, Any] = {}
+
     def record_handler(record: SQSRecord) -> None:
         settings = services().settings
+        remaining = getattr(invocation.get("context"), "get_remaining_time_in_millis", None)
+        if remaining is not None and remaining() < 1000 * confirmation_seconds(settings.temu_rate_limit):
+            metrics.add_metric(name="shipment_deferred", unit=MetricUnit.Count, value=1)
+            raise RetryLater("not started: too little time left in this invocation")
         try:
             message = parse_message(record.body)
         except (ValueError, ValidationError) as exc:
@@ -291,6 +298,7 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
                            value=1)
 
     def handle(event: dict[str, Any], context: Any) -> Any:
+        invocation["context"] = context
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
         return process_partial_response(event=event, record_handler=record_handler,

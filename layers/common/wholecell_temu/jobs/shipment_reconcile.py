@@ -3,7 +3,8 @@
 Reads the connection's WholeCell orders changed since the last run (by `updated_at`, with an
 overlap), keeps those the integration imported that carry a tracking number without a
 recorded Temu confirmation, and queues them for the confirmation worker. The watermark is
-the greatest `updated_at` seen and only moves forward.
+the greatest `updated_at` seen and only moves forward, held before any tracked order whose
+import is still being recorded (claimed, not yet imported), so it is read again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
     watermark = shipments.watermark(connection_id)
     since = (watermark - OVERLAP) if watermark else datetime.now(UTC) - FIRST_LOOK_BACK
     newest = watermark
+    held: datetime | None = None  # the oldest tracked order whose import is not recorded yet
     queue = sqs or boto3.client("sqs")
     for order in context.wholecell.iter_sales_orders(updated_at_gt=since,
                                                      channel=context.connection.settings.sales_channel):
@@ -41,6 +43,10 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
         if not numbers or not order.external_reference:
             continue
         record = orders.get(connection_id, order.external_reference)
+        if record is not None and record.import_state == "claimed":
+            held = min(held or order.updated_at, order.updated_at)
+            context.count("import_not_recorded_yet")
+            continue
         if record is None or record.import_state != "imported" or record.wholecell_order_id != order.id:
             continue
         known = shipments.for_order(connection_id, order.id)
@@ -51,6 +57,8 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
         queue.send_message(QueueUrl=context.settings.shipment_queue_url,
                            MessageBody=message.model_dump_json(exclude_none=True))
         context.count("queued")
-    if newest is not None and newest != watermark:
+    if held is not None and newest is not None:
+        newest = min(newest, held - timedelta(microseconds=1))
+    if newest is not None and newest != watermark and (watermark is None or newest > watermark):
         shipments.advance_watermark(connection_id, newest)
     logger.info("shipment reconcile done", extra={"counts": context.counts})

@@ -78,8 +78,10 @@ class OrderRepository:
         expired claim existed (the caller must look the order up before creating), None when the
         order was never claimed. Raises ClaimHeld when a live claim or a finished import exists."""
         previous = self.get(connection_id, parent_order_sn)
+        # the first claim's time stays: a takeover looks the order up since the earliest attempt
+        first_claimed = previous.claimed_at if previous is not None and previous.claimed_at is not None else now
         item = OrderModel(connection_id, parent_order_sn, import_state="claimed", claim_owner=owner,
-                          claim_until=time.time() + seconds, claimed_at=now,
+                          claim_until=time.time() + seconds, claimed_at=first_claimed,
                           created_at=previous.created_at if previous and previous.created_at else now, updated_at=now)
         if previous is not None:  # keep what a skipped record knew
             item.temu_status, item.temu_update_time = previous.temu_status, previous.temu_update_time
@@ -142,22 +144,50 @@ class OrderRepository:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
 
-    def update_imported(self, record: OrderRecord) -> None:
-        """Status, lines and address state after a follow-up (the order stays imported)."""
+    def claim_follow_up(self, connection_id: str, parent_order_sn: str, owner: str, seconds: int) -> OrderRecord:
+        """Hold an imported order while one run patches its WholeCell order and records what it
+        sent, so two runs never interleave their patches and records. Returns the record as of the
+        claim. Raises ClaimHeld while another run holds it."""
+        model = OrderModel(connection_id, parent_order_sn)
+        now = time.time()
+        try:
+            model.update(actions=[OrderModel.claim_owner.set(owner), OrderModel.claim_until.set(now + seconds)],
+                         condition=(OrderModel.import_state == "imported")
+                         & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < now)))
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ClaimHeld(parent_order_sn) from None
+            raise
+        return _record(model)
+
+    def release_follow_up(self, connection_id: str, parent_order_sn: str, owner: str) -> None:
+        """Give up a follow-up claim without recording anything (only if still ours)."""
+        try:
+            OrderModel(connection_id, parent_order_sn).update(
+                actions=[OrderModel.claim_owner.remove(), OrderModel.claim_until.remove()],
+                condition=OrderModel.claim_owner == owner)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    def update_imported(self, record: OrderRecord, owner: str, *, address_changed: bool) -> None:
+        """Status, lines (and the address state when the follow-up changed it) after a follow-up
+        that holds the order's claim; releases the claim. The address fields are left alone
+        otherwise: the address backfill may be filling them meanwhile."""
         model = OrderModel
         unknown = [line.order_sn for line in record.unknown_sku_lines]
         actions: list[Action] = [
             model.wholecell_status.set(record.wholecell_status or ""), model.lines.set(_lines(record.lines)),
             model.temu_status.set(record.temu_status or 0), model.temu_update_time.set(record.temu_update_time or 0),
-            model.address_state.set(record.address_state or "awaiting"), model.updated_at.set(datetime.now(UTC)),
-            *_work_lists(record, unknown),
+            model.updated_at.set(datetime.now(UTC)), model.claim_owner.remove(), model.claim_until.remove(),
+            *_work_lists(record, unknown, address=address_changed),
         ]
-        if record.address_reason:
-            actions.append(model.address_reason.set(record.address_reason))
-        else:
-            actions.append(model.address_reason.remove())
+        if address_changed:
+            actions.append(model.address_state.set(record.address_state or "awaiting"))
+            actions.append(model.address_reason.set(record.address_reason) if record.address_reason
+                           else model.address_reason.remove())
         model(record.connection_id, record.parent_order_sn).update(
-            actions=actions, condition=model.import_state == "imported")
+            actions=actions, condition=(model.import_state == "imported") & (model.claim_owner == owner))
 
     def set_address_state(self, connection_id: str, parent_order_sn: str, state: str, reason: str | None,
                           temu_status: int | None = None) -> None:
@@ -217,12 +247,15 @@ def _lines(lines: list[LineRecord]) -> list[dict[str, Any]]:
     return [line.model_dump(mode="json") for line in lines]
 
 
-def _work_lists(record: OrderRecord, unknown: list[str]) -> list[Action]:
-    """Keep the sparse index attributes in step with the record."""
+def _work_lists(record: OrderRecord, unknown: list[str], *, address: bool = True) -> list[Action]:
+    """Keep the sparse index attributes in step with the record (the address one only when
+    the address state is written too)."""
     model = OrderModel
-    awaiting = record.address_state in (None, "awaiting")
-    return [
+    actions: list[Action] = [
         model.unknown_skus.set(unknown) if unknown else model.unknown_skus.remove(),
         model.unresolved.set(f"unknown_sku#{record.parent_order_sn}") if unknown else model.unresolved.remove(),
-        model.address_due.set(record.parent_order_sn) if awaiting else model.address_due.remove(),
     ]
+    if address:
+        awaiting = record.address_state in (None, "awaiting")
+        actions.append(model.address_due.set(record.parent_order_sn) if awaiting else model.address_due.remove())
+    return actions
