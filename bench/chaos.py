@@ -63,8 +63,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import requests
-
 from bench.chaos_world import (
     AWAITING,
     CANCELLED,
@@ -161,6 +159,7 @@ class Report:
     workers: dict[str, Any] = field(default_factory=dict)
     sqs: dict[str, int] = field(default_factory=dict)
     dlq_messages: dict[str, int] = field(default_factory=dict)
+    dlq_reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # per queue: why, how many
     runs: dict[str, dict[str, int]] = field(default_factory=dict)
     settle: dict[str, Any] = field(default_factory=dict)
     invariants_checked: dict[str, int] = field(default_factory=dict)
@@ -216,17 +215,11 @@ class ChaosRun:
         return response.json() if response.content else None
 
     def connect(self, live: Live) -> None:
-        created = self.api("POST", "/admin/connections", {
-            "name": f"Chaos {live.label}", "temu_region": "US",
-            "wholecell": {"app_id": live.world.app_id, "app_secret": live.world.app_secret}}, expect=201)
+        created = self.stack.create_connection({"app_id": live.world.app_id, "app_secret": live.world.app_secret},
+                                               f"Chaos {live.label}")
         live.connection_id = str(created["connection_id"])
         live.webhook_url, live.webhook_secret = created["webhook_url"], created["webhook_secret"]
-        redirect = requests.get(f"{self.stack.api_url}/temu/authorize", params={"connection_id": live.connection_id},
-                                allow_redirects=False, timeout=30).headers["Location"]
-        callback = requests.get(f"{redirect}&mall_id={live.mall_id}", allow_redirects=False,
-                                timeout=30).headers["Location"]
-        if requests.get(callback, timeout=30).status_code != 200:
-            raise HarnessError(f"authorization of {live.label} failed")
+        self.stack.authorize(live.connection_id, live.mall_id)
         self.api("PUT", f"/admin/connections/{live.connection_id}/settings", {
             "order_import_enabled": True, "inventory_sync_enabled": True, "confirm_initial_push": True,
             "order_status_map": STATUS_MAP, "inventory_statuses": ["Available"], "warehouses": list(WAREHOUSES)})
@@ -733,6 +726,26 @@ class ChaosRun:
 # --------------------------------------------------------------------------- the run
 
 
+def dead_letters(stack: LocalStack) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    parked = {job: stack.dlq_messages(queue) for job, queue in JOB_QUEUES.items()}
+    return ({job: len(messages) for job, messages in parked.items()},
+            {job: dlq_reasons(messages) for job, messages in parked.items() if messages})
+
+
+def dlq_reasons(messages: list[dict[str, Any]]) -> dict[str, int]:
+    """Why messages were parked: the `reason` a worker dead-lettered them with (its first words;
+    numbers masked so alike reasons count together), or SQS's redrive after too many deliveries."""
+    reasons: Counter[str] = Counter()
+    for message in messages:
+        reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+        if reason:
+            reasons[re.sub(r"\d+", "N", reason)[:90]] += 1
+        else:
+            reasons[f"redriven after {message.get('Attributes', {}).get('ApproximateReceiveCount', '?')} "
+                    "deliveries"] += 1
+    return dict(reasons.most_common())
+
+
 def stack_options(config: ChaosConfig, worker_log: Path | None) -> dict[str, Any]:
     env = {
         "ORDER_CLAIM_SECONDS": str(config.order_timeout), "SHIPMENT_CLAIM_SECONDS": str(config.shipment_timeout),
@@ -798,7 +811,7 @@ def run_chaos(config: ChaosConfig, stack: LocalStack, engine: str, worker_log: P
                       "timed_out": stack.stats["function_timeouts"],
                       "crashed_invocations": stack.stats["worker_crashes"]}
     report.sqs = {k: int(v) for k, v in sorted(stack.stats.items())}
-    report.dlq_messages = {job: len(stack.dlq_messages(queue)) for job, queue in JOB_QUEUES.items()}
+    report.dlq_messages, report.dlq_reasons = dead_letters(stack)
     report.runs = run.run_figures()
     report.world = {**dict(sorted(run.events.items())), "listings": sum(len(f.temu_skus) for f in run.final_state()),
                     "min_true_quantity_seen": run.min_true_quantity or 0}
@@ -829,6 +842,8 @@ def print_report(report: Report, out: TextIO = sys.stdout) -> None:
     line("workers killed", report.workers)
     line("SQS", report.sqs)
     line("DLQ messages", report.dlq_messages)
+    for job, reasons in report.dlq_reasons.items():
+        line(f"  DLQ {job}", reasons)
     for job, counts in report.runs.items():
         line(f"runs {job}", counts)
     line("settle", {k: v for k, v in report.settle.items() if k != "examples"})

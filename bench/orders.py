@@ -18,12 +18,21 @@ app limit, 20 requests/s (TEMU_RATE_LIMIT=20, one connection), which the sandbox
 (4000004 beyond it); an order needs 1 Temu call (its amounts) or 3 (plus the address).
 `--scale K` multiplies both rates, worker and sandboxes, to shorten the run; the table says so.
 
+Then fulfilment, at the same rates: Temu releases `--release` of the pending orders (awaiting
+shipment), the address backfill runs once on demand and fills each of them (the order detail,
+the address, decrypted when masked, one WholeCell PATCH); then the warehouse ships `--ship`
+of the orders that arrived awaiting shipment: WholeCell posts each tracking number to the
+webhook and the confirmation worker confirms it on Temu (carrier USPS). The worker processes'
+peak memory over these phases is the figure `make bench` shows for those two functions.
+
 Checks (exit status 1 when one fails): every Temu order exists exactly once in WholeCell
 (external_reference = parentOrderSn, channel Temu, mapped status, the right SKUs, quantities
 and prices, the address for orders awaiting shipment), so one create each; run 1 reads
 nothing from WholeCell; its wall time (enqueue to drained) is within 1.3x of the time the
 WholeCell requests it got accepted need at the rate limit; run 2 writes nothing to WholeCell.
 Creates refused with 429 and sent again are warned about, not failed on (their time counts).
+Fulfilment: every released order has its address in WholeCell; every webhook was answered
+202; every shipped order is shipped on Temu with exactly one confirmation each.
 Figures go to bench/orders.json.
 """
 
@@ -51,7 +60,6 @@ from bench.quantity import (
     Counters,
     Timeline,
     Warnings,
-    connect,
     import_listings,
     parse_time,
     peak_rss_mb,
@@ -65,6 +73,9 @@ from local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "orders.json"
 FUNCTION = "OrderImportFunction"
+BACKFILL, PUSH = "AddressBackfillFunction", "ShipmentPushFunction"
+CONFIRM = "bg.logistics.shipment.v2.confirm"
+SHIPPED = 4
 WHOLECELL = {"app_id": "bench-orders", "app_secret": "bench-orders-secret"}
 STATUS_MAP = {"1": "Pending", "2": "Awaiting Fulfillment"}
 PENDING, AWAITING_SHIPMENT = 1, 2
@@ -191,6 +202,67 @@ def verify_orders(checks: Checks, label: str, stack: LocalStack, mall_id: int, e
                                           f"right items ({extra} unexpected WholeCell orders)")
 
 
+@dataclass
+class PhaseFigures:
+    """One fulfilment phase: wall time until the queues drained, what each API was asked."""
+
+    label: str
+    wall_seconds: float
+    wholecell_by_endpoint: dict[str, int]
+    temu_by_type: dict[str, int]
+    worker_peak_rss_mb: float | None
+    counts: dict[str, int]
+
+
+def fulfil(stack: LocalStack, connection_id: str, *, webhook: tuple[str, str], release: list[str],
+           ship: list[str], checks: Checks, timeout: float) -> list[PhaseFigures]:
+    """Temu releases `release`; the backfill fills their addresses. The warehouse ships `ship`;
+    the webhook and the confirmation worker confirm them on Temu."""
+    assert stack.temu is not None and stack.wholecell is not None
+    temu, wholecell = stack.temu.state, stack.wholecell.state
+    phases = []
+
+    for sn in release:
+        temu.advance_order(sn)  # the buyer's order is confirmed: awaiting shipment, address released
+    before, started = Counters.read(stack, WHOLECELL["app_id"]), time.monotonic()
+    response = stack.http("POST", f"/admin/connections/{connection_id}/jobs/address_backfill/run")
+    response.raise_for_status()
+    stack.drain(timeout=timeout)
+    wall = time.monotonic() - started
+    delta = Counters.read(stack, WHOLECELL["app_id"]).since(before)
+    run = next(r for r in stack.http("GET", f"/admin/connections/{connection_id}/runs?job=address_backfill")
+               .json()["items"] if r["run_id"] == response.json()["run_id"])
+    phases.append(PhaseFigures("address backfill", round(wall, 1), dict(delta.wholecell), dict(delta.temu),
+                               peak_rss_mb(stack, BACKFILL), run.get("counts") or {}))
+    checks.check(run["outcome"] == "succeeded" and run["counts"].get("filled") == len(release),
+                 f"address backfill: {run['outcome']} {run.get('counts')} for {len(release)} released orders")
+    account = wholecell.account(WHOLECELL["app_id"])
+    by_reference = {order.external_reference: order for order in account.orders.values()}
+    missing = [sn for sn in release if by_reference[sn].shipping_address is None]
+    checks.check(not missing, f"address backfill: {len(release) - len(missing)} of {len(release)} released orders "
+                              "have their address in WholeCell")
+
+    wholecell.configure_webhook(WHOLECELL["app_id"], webhook[0], [webhook[1]])
+    delivered = len(account.deliveries)
+    before, started = Counters.read(stack, WHOLECELL["app_id"]), time.monotonic()
+    for n, sn in enumerate(ship):
+        wholecell.add_shipment(WHOLECELL["app_id"], by_reference[sn].id, carrier="USPS",
+                               tracking_number=f"94001118995628{n:08d}")
+    stack.drain(timeout=timeout)
+    wall = time.monotonic() - started
+    delta = Counters.read(stack, WHOLECELL["app_id"]).since(before)
+    answers = Counter(str(d["status"]) for d in account.deliveries[delivered:])
+    phases.append(PhaseFigures("shipments", round(wall, 1), dict(delta.wholecell), dict(delta.temu),
+                               peak_rss_mb(stack, PUSH), {f"webhook_answered_{k}": v for k, v in answers.items()}))
+    checks.check(answers == Counter({"202": len(ship)}), f"shipments: webhook answers {dict(answers)}")
+    not_shipped = [sn for sn in ship if temu.orders[sn].status != SHIPPED]
+    confirms = delta.temu.get(CONFIRM, 0)
+    checks.check(not not_shipped and confirms == len(ship),
+                 f"shipments: {len(ship) - len(not_shipped)} of {len(ship)} shipped on Temu with {confirms} "
+                 "confirmations (one each)")
+    return phases
+
+
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=1000)
@@ -199,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     parser.add_argument("--goods", type=int, default=250)
     parser.add_argument("--skus-per-goods", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--release", type=int, default=200, help="pending orders Temu releases (address backfill)")
+    parser.add_argument("--ship", type=int, default=100, help="orders awaiting shipment the warehouse ships")
     parser.add_argument("--scale", type=float, default=1.0, help="both rate limits x this (worker and sandboxes)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -214,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         assert stack.temu is not None and stack.wholecell is not None
         engine = engine_description()
         print(f"DynamoDB engine: {engine} at {endpoint}; SQS and Secrets Manager on moto", flush=True)
-        stack.environments[FUNCTION].update({"WHOLECELL_RATE_LIMIT": str(wholecell_rate),
-                                             "TEMU_RATE_LIMIT": str(temu_rate)})  # before its worker starts
+        for function in (FUNCTION, BACKFILL, PUSH):  # before their workers start
+            stack.environments[function].update({"WHOLECELL_RATE_LIMIT": str(wholecell_rate),
+                                                 "TEMU_RATE_LIMIT": str(temu_rate)})
         bind_tables(load_settings(stack.environments[FUNCTION]))
         timeout = float(stack.template.functions[FUNCTION].timeout) + 60
         wholecell_timeline, _ = timelines(stack)
@@ -225,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         stack.wholecell.state.create_account(WHOLECELL["app_id"], WHOLECELL["app_secret"], skus=codes)
         shop = stack.temu.state.create_shop(region="US", goods=goods)
         mall_id = int(shop["mallId"])
-        connection_id = connect(stack, mall_id, WHOLECELL, "Bench orders")
+        created = stack.create_connection(WHOLECELL, "Bench orders")
+        connection_id = str(created["connection_id"])
+        stack.authorize(connection_id, mall_id)
         imported = import_listings(stack, connection_id, timeout)
         checks.check(imported["outcome"] == "succeeded" and imported["counts"].get("connected") == len(codes),
                      f"listing import: {imported['outcome']} {imported['counts']}")
@@ -236,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         checks.check(empty.run["outcome"] == "succeeded" and empty.writes == 0,
                      f"empty first run: {empty.run['outcome']} {empty.wholecell_by_endpoint}")
         awaiting = round(args.orders * args.awaiting_share)
-        sns = (stack.temu.state.generate_orders(mall_id, args.orders - awaiting, status=PENDING, seed=args.seed)
-               + stack.temu.state.generate_orders(mall_id, awaiting, status=AWAITING_SHIPMENT, seed=args.seed + 1))
+        pending_sns = stack.temu.state.generate_orders(mall_id, args.orders - awaiting, status=PENDING, seed=args.seed)
+        awaiting_sns = stack.temu.state.generate_orders(mall_id, awaiting, status=AWAITING_SHIPMENT,
+                                                        seed=args.seed + 1)
+        sns = pending_sns + awaiting_sns
         lines = sum(len(stack.temu.state.orders[sn].items) for sn in sns)
         seed_seconds = time.monotonic() - seeding
         print(f"seeded {len(codes)} connected Temu SKUs and {len(sns)} new orders ({lines} lines, {awaiting} awaiting "
@@ -249,11 +328,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         print(f"run 1: {first.wall_seconds} s end to end, {first.wholecell_requests} WholeCell requests", flush=True)
         second = run_import(stack, connection_id, "run 2", wholecell=wholecell_timeline, rate=wholecell_rate,
                             timeout=timeout)
+        verify_orders(checks, "run 2", stack, mall_id, sns)  # before fulfilment changes statuses and addresses
+        print(f"fulfilment: Temu releases {min(args.release, len(pending_sns))} orders, the warehouse ships "
+              f"{min(args.ship, len(awaiting_sns))} ...", flush=True)
+        fulfilment = fulfil(stack, connection_id, webhook=(created["webhook_url"], created["webhook_secret"]),
+                            release=pending_sns[:args.release], ship=awaiting_sns[:args.ship], checks=checks,
+                            timeout=timeout)
         set_limits(stack, None, None)
 
         checks.check(first.run["outcome"] == "succeeded" and first.run["counts"].get("imported") == len(sns),
                      f"run 1: {first.run['outcome']} {first.run.get('reason')} {first.run['counts']}")
-        verify_orders(checks, "run 1", stack, mall_id, sns)  # checked after run 2 too: nothing doubled
         warnings.warn(first.creates_sent == len(sns),
                       f"run 1: {first.creates_sent} creates sent for {len(sns)} orders: "
                       f"{first.wholecell_throttled} answered 429 and sent again")
@@ -273,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
                   "outcome": r.run.get("outcome"), "wholecell_requests": r.wholecell_requests,
                   "wholecell_reads": r.reads, "wholecell_writes": r.writes, "needed_seconds": r.needed_seconds}
                  for r in runs],
+        "fulfilment": [asdict(phase) for phase in fulfilment],
+        "peak_rss_mb_by_function": {  # over the whole scenario (VmHWM: a worker's high-water mark)
+            FUNCTION: max((r.worker_peak_rss_mb or 0 for r in runs), default=0),
+            BACKFILL: fulfilment[0].worker_peak_rss_mb, PUSH: fulfilment[1].worker_peak_rss_mb},
         "seed_s": round(seed_seconds, 1), "total_s": round(time.monotonic() - started, 1),
         "checks_passed": checks.passed, "checks_failed": checks.failed, "warnings": warnings,
     }
@@ -312,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     verdict = "holds" if first.wall_seconds <= BOUND_FACTOR * first.needed_seconds else "MISSED"
     print(f"run 1 bound: wall {first.wall_seconds} s <= {BOUND_FACTOR} x {first.needed_seconds} s = "
           f"{round(BOUND_FACTOR * first.needed_seconds, 1)} s: {verdict}; run 2 WholeCell writes: {second.writes}")
+    print()
+    print_table(["fulfilment", "wall (s)", "WholeCell requests", "Temu requests", "worker peak RSS (MB)"],
+                [(f"{phase.label}", str(phase.wall_seconds), str(sum(phase.wholecell_by_endpoint.values())),
+                  str(sum(phase.temu_by_type.values())), str(phase.worker_peak_rss_mb)) for phase in fulfilment])
     for warning in warnings:
         print(f"WARNING {warning}")
     print(f"checks: {checks.passed} passed, {len(checks.failed)} failed; total {figures['total_s']} s; figures in "

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, then one overview table and bench/results.json.
 
 Runs, one after the other (each prints its own table and checks its own bounds):
-`bench.quantity` (quantity sync, 200,000 units), `bench.orders` (1,000 new orders) and
+`bench.quantity` (quantity sync, 200,000 units), `bench.orders` (1,000 new orders, then
+address backfill and shipment confirmations) and
 `bench.footprint` (cold starts, sizes, Temu budget, fan-out of 1,000 connections); then
 gathers their JSON, adds the peak memory of each job's worker over its scenario, prints one
 table and writes bench/results.json. Exits non-zero when any benchmark missed a bound.
@@ -58,24 +59,30 @@ def run(names: list[str], reuse: bool) -> dict[str, Any]:
 
 
 def memory_peaks(results: dict[str, Any]) -> dict[str, Any]:
+    """Each job worker's peak memory over its scenario: a benchmark names its functions in
+    `peak_rss_mb_by_function`, or its one function (BENCHES) has every `*peak_rss_mb` figure."""
     from local.template import load_template  # noqa: PLC0415
 
     functions = load_template(ROOT / "template.yaml").functions
-    peaks: dict[str, Any] = {}
+    found: dict[str, float] = {}
+
+    def gather(figures: dict[str, Any] | None, function: str | None) -> None:
+        if not figures:
+            return
+        named = figures.get("peak_rss_mb_by_function") or {}
+        if not named and function is not None:
+            values = [value for _, value in _numbers(figures, "peak_rss_mb")]
+            named = {function: max(values)} if values else {}
+        for name, value in named.items():
+            if value:
+                found[name] = max(found.get(name, 0.0), float(value))
+
     for name, result in results.items():
-        function = BENCHES[name][2]
-        if function is None or not result["figures"]:
-            continue
-        values = [value for _, value in _numbers(result["figures"], "peak_rss_mb")]
-        if values:
-            peaks[function] = {"peak_rss_mb": max(values), "memory_mb": functions[function].memory_size}
+        gather(result["figures"], BENCHES[name][2])
     listings = ROOT / "bench" / "listings.json"
     if listings.exists():  # from `make bench-listings`, when it was run
-        values = [value for _, value in _numbers(json.loads(listings.read_text()), "peak_rss_mb")]
-        if values:
-            peaks["ListingImportFunction"] = {"peak_rss_mb": max(values),
-                                              "memory_mb": functions["ListingImportFunction"].memory_size}
-    return peaks
+        gather(json.loads(listings.read_text()), "ListingImportFunction")
+    return {name: {"peak_rss_mb": value, "memory_mb": functions[name].memory_size} for name, value in found.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -627,18 +627,27 @@ class LocalStack:
 
     def connect_shop(self, mall_id: int, wholecell: Mapping[str, str], name: str = "Shop",
                      region: str = "US") -> str:
-        """Create a connection and authorize it for a sandbox shop, as the seller's browser
-        would (authorize redirect → Temu's page → our callback); returns the connection id."""
+        """Create a connection and authorize it for a sandbox shop; returns the connection id."""
+        connection_id = str(self.create_connection(wholecell, name, region)["connection_id"])
+        self.authorize(connection_id, mall_id)
+        return connection_id
+
+    def create_connection(self, wholecell: Mapping[str, str], name: str = "Shop",
+                          region: str = "US") -> dict[str, Any]:
+        """POST /admin/connections; the answer holds the webhook URL and secret (shown once)."""
         response = self.http("POST", "/admin/connections",
                              json={"name": name, "temu_region": region, "wholecell": dict(wholecell)})
         response.raise_for_status()
-        connection_id = str(response.json()["connection_id"])
+        return dict(response.json())
+
+    def authorize(self, connection_id: str, mall_id: int) -> None:
+        """Authorize a connection for a sandbox shop as the seller's browser would (authorize
+        redirect, Temu's page, our callback)."""
         redirect = requests.get(f"{self.api_url}/temu/authorize", params={"connection_id": connection_id},
                                 allow_redirects=False, timeout=30).headers["Location"]
         callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False,
                                 timeout=30).headers["Location"]
         requests.get(callback, timeout=30).raise_for_status()
-        return connection_id
 
 
 def _socket_inodes(port: int) -> set[str]:

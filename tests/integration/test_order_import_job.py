@@ -24,7 +24,7 @@ from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, OrderModel, bind_tables
 from wholecell_temu.temu.errors import TemuApiError
-from wholecell_temu.temu.models import Order, ShippingAddress
+from wholecell_temu.temu.models import Order, OrderPage, ShippingAddress
 from wholecell_temu.wholecell import SalesOrder, SalesOrderCreate, SalesOrderPatch, WholeCellApiError
 
 from tests.integration.test_quantity_sync_job import ENV
@@ -48,6 +48,7 @@ class FakeTemu:
         self.windows: list[tuple[int, int]] = []
         self.decrypted = 0
         self.address_read_failures = 0
+        self.detail_reads = self.list_calls = 0
 
     def iter_orders(self, *, update_at_start: int, update_at_end: int, **_: Any) -> Iterator[Order]:
         self.windows.append((update_at_start, update_at_end))
@@ -55,13 +56,20 @@ class FakeTemu:
                      if update_at_start <= (o.parent_order_map.update_time or 0) <= update_at_end])
 
     def order_detail(self, sn: str) -> Order:
+        self.detail_reads += 1
         return next(o for o in self.orders if o.parent_order_sn == sn)
+
+    def order_page(self, page_number: int, page_size: int, *, parent_order_sn_list: list[str]) -> OrderPage:
+        assert page_number == 1 and len(parent_order_sn_list) <= 20 == page_size
+        self.list_calls += 1
+        found = [o for o in self.orders if o.parent_order_sn in parent_order_sn_list]
+        return OrderPage(total_item_num=len(found), page_items=found)
 
     def shipping_info(self, sn: str) -> ShippingAddress:
         if self.address_read_failures:
             self.address_read_failures -= 1
             raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
-        if self.order_detail(sn).parent_order_map.parent_order_status in CLOSED:
+        if next(o for o in self.orders if o.parent_order_sn == sn).parent_order_map.parent_order_status in CLOSED:
             raise TemuApiError("invalid param", error_class=ErrorClass.FIX_REQUEST, code=180020003)
         return ShippingAddress.model_validate(MASKED)
 
@@ -350,3 +358,31 @@ def test_a_failure_before_the_create_releases_the_claim_at_once(tables: None) ->
     order_import.run(ctx)  # not held for the claim's 15 minutes
     assert "claimed_by_another_run" not in ctx.counts and len(wholecell.created) == 1
     assert ctx.counts["verified_after_crash"] == 1  # the takeover looked it up first
+
+
+def test_the_backfill_rechecks_pending_orders_in_bulk(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order(f"PO-{n}", 1, now - 300) for n in range(45)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    temu.orders = [temu_order(f"PO-{n}", 2 if n in (3, 22, 44) else 1, now - 100) for n in range(45)]
+    ctx = context(temu, wholecell)
+    address_backfill.run(ctx)  # the import has not seen the confirmations yet
+    assert temu.list_calls == 3 and temu.detail_reads == 0  # ceil(45 / 20) list calls, no detail read each
+    assert ctx.counts == {"awaiting": 45, "still_pending": 42, "filled": 3, "addresses_decrypted": 3}
+    filled = {sn for sn in (f"PO-{n}" for n in range(45))
+              if (r := OrderRepository().get("c1", sn)) is not None and r.address_state == "filled"}
+    assert filled == {"PO-3", "PO-22", "PO-44"}
+
+
+def test_a_backfill_short_of_time_leaves_the_rest_to_a_follow_up_run(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    temu.orders = [temu_order("PO-1", 2, now - 100)]
+    ctx = context(temu, wholecell)
+    ctx.deadline = time.monotonic() + 5  # less than the reserve
+    address_backfill.run(ctx)
+    assert ctx.counts == {"awaiting": 1, "left_for_next_run": 1} and ctx.continuation_requested
+    assert wholecell.patches == [] and OrderRepository().get("c1", "PO-1").address_state == "awaiting"  # type: ignore[union-attr]
