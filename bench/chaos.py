@@ -740,9 +740,8 @@ def dlq_reasons(messages: list[dict[str, Any]]) -> dict[str, int]:
         reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
         if reason:
             reasons[re.sub(r"\d+", "N", reason)[:90]] += 1
-        else:
-            reasons[f"redriven after {message.get('Attributes', {}).get('ApproximateReceiveCount', '?')} "
-                    "deliveries"] += 1
+        else:  # (its receive count is no figure: every peek at the DLQ adds one)
+            reasons["redriven by SQS after maxReceiveCount failed deliveries"] += 1
     return dict(reasons.most_common())
 
 

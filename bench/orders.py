@@ -22,8 +22,10 @@ Then fulfilment, at the same rates: Temu releases `--release` of the pending ord
 shipment), the address backfill runs once on demand and fills each of them (the order detail,
 the address, decrypted when masked, one WholeCell PATCH); then the warehouse ships `--ship`
 of the orders that arrived awaiting shipment: WholeCell posts each tracking number to the
-webhook and the confirmation worker confirms it on Temu (carrier USPS). The worker processes'
-peak memory over these phases is the figure `make bench` shows for those two functions.
+webhook and the confirmation worker confirms it on Temu (carrier USPS); the last `--lost` of
+them are shipped while the webhook endpoint is down, and the shipment reconciler, run once,
+queues them. Each worker process's peak memory over the whole scenario is what `make bench`
+shows per function (`peak_rss_mb_by_function`).
 
 Checks (exit status 1 when one fails): every Temu order exists exactly once in WholeCell
 (external_reference = parentOrderSn, channel Temu, mapped status, the right SKUs, quantities
@@ -32,7 +34,8 @@ nothing from WholeCell; its wall time (enqueue to drained) is within 1.3x of the
 WholeCell requests it got accepted need at the rate limit; run 2 writes nothing to WholeCell.
 Creates refused with 429 and sent again are warned about, not failed on (their time counts).
 Fulfilment: every released order has its address in WholeCell; every webhook was answered
-202; every shipped order is shipped on Temu with exactly one confirmation each.
+202; the reconciler queued every shipment whose webhook was lost; every shipped order is
+shipped on Temu with exactly one confirmation each.
 Figures go to bench/orders.json.
 """
 
@@ -50,16 +53,16 @@ from typing import Any
 from wholecell_temu.config import load_settings
 from wholecell_temu.store.tables import bind_tables
 
-from bench.engine import engine_description, fast_dynamodb
 from bench.listings import Checks
 from bench.quantity import (
     BOUND_FACTOR,
-    SETUP_RATE,
+    LISTING_IMPORT,
     TEMU_RATE,
     WHOLECELL_RATE,
     Counters,
     Timeline,
     Warnings,
+    bench_stack,
     import_listings,
     parse_time,
     peak_rss_mb,
@@ -73,7 +76,7 @@ from local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "orders.json"
 FUNCTION = "OrderImportFunction"
-BACKFILL, PUSH = "AddressBackfillFunction", "ShipmentPushFunction"
+BACKFILL, PUSH, RECONCILE = "AddressBackfillFunction", "ShipmentPushFunction", "ShipmentReconcileFunction"
 CONFIRM = "bg.logistics.shipment.v2.confirm"
 SHIPPED = 4
 WHOLECELL = {"app_id": "bench-orders", "app_secret": "bench-orders-secret"}
@@ -210,34 +213,42 @@ class PhaseFigures:
     wall_seconds: float
     wholecell_by_endpoint: dict[str, int]
     temu_by_type: dict[str, int]
-    worker_peak_rss_mb: float | None
+    worker_peak_rss_mb: float | None  # the phase's own function
     counts: dict[str, int]
+    push_peak_rss_mb: float | None = None  # the confirmation worker's, when the phase ends in confirmations
 
 
-def fulfil(stack: LocalStack, connection_id: str, *, webhook: tuple[str, str], release: list[str],
-           ship: list[str], checks: Checks, timeout: float) -> list[PhaseFigures]:
-    """Temu releases `release`; the backfill fills their addresses. The warehouse ships `ship`;
-    the webhook and the confirmation worker confirm them on Temu."""
-    assert stack.temu is not None and stack.wholecell is not None
-    temu, wholecell = stack.temu.state, stack.wholecell.state
-    phases = []
-
-    for sn in release:
-        temu.advance_order(sn)  # the buyer's order is confirmed: awaiting shipment, address released
+def job_phase(stack: LocalStack, connection_id: str, job: str, *, function: str, label: str,
+              timeout: float) -> PhaseFigures:
+    """Run one job on demand and wait until the queues drain (what it queued included)."""
     before, started = Counters.read(stack, WHOLECELL["app_id"]), time.monotonic()
-    response = stack.http("POST", f"/admin/connections/{connection_id}/jobs/address_backfill/run")
+    response = stack.http("POST", f"/admin/connections/{connection_id}/jobs/{job}/run")
     response.raise_for_status()
     stack.drain(timeout=timeout)
     wall = time.monotonic() - started
     delta = Counters.read(stack, WHOLECELL["app_id"]).since(before)
-    run = next(r for r in stack.http("GET", f"/admin/connections/{connection_id}/runs?job=address_backfill")
-               .json()["items"] if r["run_id"] == response.json()["run_id"])
-    phases.append(PhaseFigures("address backfill", round(wall, 1), dict(delta.wholecell), dict(delta.temu),
-                               peak_rss_mb(stack, BACKFILL), run.get("counts") or {}))
-    checks.check(run["outcome"] == "succeeded" and run["counts"].get("filled") == len(release),
-                 f"address backfill: {run['outcome']} {run.get('counts')} for {len(release)} released orders")
+    runs = stack.http("GET", f"/admin/connections/{connection_id}/runs?job={job}").json()["items"]
+    run = next(r for r in runs if r["run_id"] == response.json()["run_id"])
+    return PhaseFigures(label, round(wall, 1), dict(delta.wholecell), dict(delta.temu), peak_rss_mb(stack, function),
+                        {"outcome_" + run["outcome"]: 1, **(run.get("counts") or {})}, peak_rss_mb(stack, PUSH))
+
+
+def fulfil(stack: LocalStack, connection_id: str, *, webhook: tuple[str, str], release: list[str],
+           ship: list[str], lost: list[str], checks: Checks, timeout: float) -> list[PhaseFigures]:
+    """Temu releases `release`; the backfill fills their addresses. The warehouse ships `ship`
+    (the webhook and the confirmation worker confirm them on Temu) and then `lost`, whose
+    webhooks never arrive (the reconciler queues them)."""
+    assert stack.temu is not None and stack.wholecell is not None
+    temu, wholecell = stack.temu.state, stack.wholecell.state
     account = wholecell.account(WHOLECELL["app_id"])
     by_reference = {order.external_reference: order for order in account.orders.values()}
+
+    for sn in release:
+        temu.advance_order(sn)  # the buyer's order is confirmed: awaiting shipment, address released
+    backfill = job_phase(stack, connection_id, "address_backfill", function=BACKFILL, label="address backfill",
+                         timeout=timeout)
+    checks.check(backfill.counts.get("outcome_succeeded") == 1 and backfill.counts.get("filled") == len(release),
+                 f"address backfill: {backfill.counts} for {len(release)} released orders")
     missing = [sn for sn in release if by_reference[sn].shipping_address is None]
     checks.check(not missing, f"address backfill: {len(release) - len(missing)} of {len(release)} released orders "
                               "have their address in WholeCell")
@@ -252,15 +263,26 @@ def fulfil(stack: LocalStack, connection_id: str, *, webhook: tuple[str, str], r
     wall = time.monotonic() - started
     delta = Counters.read(stack, WHOLECELL["app_id"]).since(before)
     answers = Counter(str(d["status"]) for d in account.deliveries[delivered:])
-    phases.append(PhaseFigures("shipments", round(wall, 1), dict(delta.wholecell), dict(delta.temu),
-                               peak_rss_mb(stack, PUSH), {f"webhook_answered_{k}": v for k, v in answers.items()}))
+    shipments = PhaseFigures("shipments (webhook)", round(wall, 1), dict(delta.wholecell), dict(delta.temu),
+                             peak_rss_mb(stack, PUSH), {f"webhook_answered_{k}": v for k, v in answers.items()},
+                             peak_rss_mb(stack, PUSH))
     checks.check(answers == Counter({"202": len(ship)}), f"shipments: webhook answers {dict(answers)}")
-    not_shipped = [sn for sn in ship if temu.orders[sn].status != SHIPPED]
-    confirms = delta.temu.get(CONFIRM, 0)
-    checks.check(not not_shipped and confirms == len(ship),
-                 f"shipments: {len(ship) - len(not_shipped)} of {len(ship)} shipped on Temu with {confirms} "
-                 "confirmations (one each)")
-    return phases
+
+    wholecell.configure_webhook(WHOLECELL["app_id"], None, [webhook[1]])  # the endpoint is down
+    for n, sn in enumerate(lost, start=len(ship)):
+        wholecell.add_shipment(WHOLECELL["app_id"], by_reference[sn].id, carrier="USPS",
+                               tracking_number=f"94001118995628{n:08d}")
+    reconcile = job_phase(stack, connection_id, "shipment_reconcile", function=RECONCILE,
+                          label="shipments (reconciler)", timeout=timeout)
+    checks.check(reconcile.counts.get("queued") == len(lost),
+                 f"shipment reconcile: {reconcile.counts} for {len(lost)} shipments whose webhook was lost")
+    for label, sns, phase in (("webhook", ship, shipments), ("reconciler", lost, reconcile)):
+        not_shipped = [sn for sn in sns if temu.orders[sn].status != SHIPPED]
+        confirms = phase.temu_by_type.get(CONFIRM, 0)
+        checks.check(not not_shipped and confirms == len(sns),
+                     f"shipments ({label}): {len(sns) - len(not_shipped)} of {len(sns)} shipped on Temu with "
+                     f"{confirms} confirmations (one each)")
+    return [backfill, shipments, reconcile]
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario, read top to bottom
@@ -273,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--release", type=int, default=200, help="pending orders Temu releases (address backfill)")
     parser.add_argument("--ship", type=int, default=100, help="orders awaiting shipment the warehouse ships")
+    parser.add_argument("--lost", type=int, default=20, help="of those, shipped while the webhook endpoint is down")
     parser.add_argument("--scale", type=float, default=1.0, help="both rate limits x this (worker and sandboxes)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -281,14 +304,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     goods, codes = plan_shop(args.goods, args.skus_per_goods)
     checks, warnings = Checks(), Warnings()
     started = time.monotonic()
-    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "WHOLECELL_RATE_LIMIT": str(SETUP_RATE),
-             "TEMU_RATE_LIMIT": str(SETUP_RATE)}
-    with fast_dynamodb() as endpoint, LocalStack(ROOT, api_port=0, dynamodb_endpoint=endpoint,
-                                                 parameters={"LogLevel": "WARNING"}, env_overrides=quiet) as stack:
+    with bench_stack() as (stack, engine):
         assert stack.temu is not None and stack.wholecell is not None
-        engine = engine_description()
-        print(f"DynamoDB engine: {engine} at {endpoint}; SQS and Secrets Manager on moto", flush=True)
-        for function in (FUNCTION, BACKFILL, PUSH):  # before their workers start
+        for function in (FUNCTION, BACKFILL, PUSH, RECONCILE):  # before their workers start
             stack.environments[function].update({"WHOLECELL_RATE_LIMIT": str(wholecell_rate),
                                                  "TEMU_RATE_LIMIT": str(temu_rate)})
         bind_tables(load_settings(stack.environments[FUNCTION]))
@@ -304,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         connection_id = str(created["connection_id"])
         stack.authorize(connection_id, mall_id)
         imported = import_listings(stack, connection_id, timeout)
+        listing_import_peak = peak_rss_mb(stack, LISTING_IMPORT)
         checks.check(imported["outcome"] == "succeeded" and imported["counts"].get("connected") == len(codes),
                      f"listing import: {imported['outcome']} {imported['counts']}")
         put_settings(stack, connection_id, {"order_import_enabled": True, "order_status_map": STATUS_MAP})
@@ -332,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         print(f"fulfilment: Temu releases {min(args.release, len(pending_sns))} orders, the warehouse ships "
               f"{min(args.ship, len(awaiting_sns))} ...", flush=True)
         fulfilment = fulfil(stack, connection_id, webhook=(created["webhook_url"], created["webhook_secret"]),
-                            release=pending_sns[:args.release], ship=awaiting_sns[:args.ship], checks=checks,
-                            timeout=timeout)
+                            release=pending_sns[:args.release], ship=awaiting_sns[:args.ship - args.lost],
+                            lost=awaiting_sns[args.ship - args.lost:args.ship], checks=checks, timeout=timeout)
         set_limits(stack, None, None)
 
         checks.check(first.run["outcome"] == "succeeded" and first.run["counts"].get("imported") == len(sns),
@@ -360,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         "fulfilment": [asdict(phase) for phase in fulfilment],
         "peak_rss_mb_by_function": {  # over the whole scenario (VmHWM: a worker's high-water mark)
             FUNCTION: max((r.worker_peak_rss_mb or 0 for r in runs), default=0),
-            BACKFILL: fulfilment[0].worker_peak_rss_mb, PUSH: fulfilment[1].worker_peak_rss_mb},
+            LISTING_IMPORT: listing_import_peak,
+            BACKFILL: fulfilment[0].worker_peak_rss_mb, PUSH: max(f.push_peak_rss_mb or 0 for f in fulfilment[1:]),
+            RECONCILE: fulfilment[2].worker_peak_rss_mb},
         "seed_s": round(seed_seconds, 1), "total_s": round(time.monotonic() - started, 1),
         "checks_passed": checks.passed, "checks_failed": checks.failed, "warnings": warnings,
     }

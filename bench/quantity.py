@@ -46,7 +46,8 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +67,7 @@ from local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "quantity.json"
 FUNCTION = "QuantitySyncFunction"
+LISTING_IMPORT = "ListingImportFunction"
 WHOLECELL_RATE = 2.0  # WholeCell's limit per account (requests/s), the worker's default pacing
 TEMU_RATE = 20.0  # Temu's limit per app (requests/s); one connection here, so the worker may use all of it
 SETUP_RATE = 200.0  # pacing of the other functions while seeding (sandbox limits off then); not measured
@@ -174,6 +176,20 @@ def restart_worker(stack: LocalStack, function: str, environment: dict[str, str]
         worker = stack._workers.pop(function, None)
     if worker is not None:
         worker.stop()
+
+
+@contextmanager
+def bench_stack() -> Iterator[tuple[LocalStack, str]]:
+    """The whole local stack on bench.engine's dynalite, quiet (no metrics, WARNING logs), every
+    worker paced at SETUP_RATE until a bench gives a function its measured rates; yields the
+    stack and the DynamoDB engine's description."""
+    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "WHOLECELL_RATE_LIMIT": str(SETUP_RATE),
+             "TEMU_RATE_LIMIT": str(SETUP_RATE)}
+    with fast_dynamodb() as endpoint, LocalStack(ROOT, api_port=0, dynamodb_endpoint=endpoint,
+                                                 parameters={"LogLevel": "WARNING"}, env_overrides=quiet) as stack:
+        engine = engine_description()
+        print(f"DynamoDB engine: {engine} at {endpoint}; SQS and Secrets Manager on moto", flush=True)
+        yield stack, engine
 
 
 def set_limits(stack: LocalStack, wholecell_rate: float | None, temu_rate: float | None) -> None:
@@ -547,13 +563,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     world = plan_world(args.goods, args.skus_per_goods, args.seed)
     checks, warnings = Checks(), Warnings()
     started = time.monotonic()
-    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "WHOLECELL_RATE_LIMIT": str(SETUP_RATE),
-             "TEMU_RATE_LIMIT": str(SETUP_RATE)}
-    with fast_dynamodb() as endpoint, LocalStack(ROOT, api_port=0, dynamodb_endpoint=endpoint,
-                                                 parameters={"LogLevel": "WARNING"}, env_overrides=quiet) as stack:
+    with bench_stack() as (stack, engine):
         assert stack.temu is not None and stack.wholecell is not None
-        engine = engine_description()
-        print(f"DynamoDB engine: {engine} at {endpoint}; SQS and Secrets Manager on moto", flush=True)
         settings = load_settings(stack.environments[FUNCTION])
         bind_tables(settings)
         timeout = float(stack.template.functions[FUNCTION].timeout)
@@ -567,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         mall_id = int(shop["mallId"])
         connection_id = connect(stack, mall_id, WHOLECELL, "Bench quantities")
         imported = import_listings(stack, connection_id, timeout + 60)
+        listing_import_peak = peak_rss_mb(stack, LISTING_IMPORT)
         checks.check(imported["outcome"] == "succeeded",
                      f"listing import: {imported['outcome']} {imported.get('reason')}")
         put_settings(stack, connection_id, {"inventory_sync_enabled": True, "confirm_initial_push": True,
@@ -653,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         "counted": {"statuses": list(COUNTED_STATUSES), "warehouses": list(COUNTED_WAREHOUSES)},
         "changes": world.changes, "real_rates": {"wholecell": WHOLECELL_RATE, "temu": TEMU_RATE},
         "bound_factor": BOUND_FACTOR, "quantity_memory_mb": memory_mb,
+        "peak_rss_mb_by_function": {FUNCTION: max(r.worker_peak_rss_mb or 0 for r in runs),
+                                    LISTING_IMPORT: listing_import_peak},
         "runs": [{**{k: v for k, v in asdict(r).items() if k != "run"}, "counts": r.run.get("counts"),
                   "outcome": r.run.get("outcome")} for r in runs],
         "seed_s": round(seed_seconds, 1), "total_s": round(time.monotonic() - started, 1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink, VariationLink
+from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
 from wholecell_temu.domain.quantities import (
     CountingRules,
     MirrorOrder,
@@ -15,7 +15,6 @@ from wholecell_temu.domain.quantities import (
     listing_quantity,
     needs_push,
     overwritten_on_temu,
-    why_not_pushed,
 )
 from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
 
@@ -129,15 +128,6 @@ def test_formula_matches_a_direct_count(raw: list[tuple[str, str, str, bool]], o
     expected = max(0, available - max(0, ordered - committed)) // factor - buffer
     expected = max(0, min(QUANTITY_MAX, min(expected, cap) if cap is not None else expected))
     assert quantity(units, orders, skus(("A", factor)), rules) == expected
-
-
-def test_never_pushed_when_unconnected_ended_or_sync_off() -> None:
-    on = ConnectionSettings(inventory_sync_enabled=True)
-    connected = skus(("A", 1))
-    assert why_not_pushed(ListingStatus.ACTIVE, None, on) == "not connected"
-    assert why_not_pushed(ListingStatus.ENDED, connected, on) == "ended on Temu"
-    assert why_not_pushed(ListingStatus.ACTIVE, connected, ConnectionSettings()) == "inventory sync is off"
-    assert why_not_pushed(ListingStatus.ACTIVE, connected, on) is None
 
 
 def test_push_only_what_changed_failed_or_drifted() -> None:

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from wholecell_temu.domain.listings import ListingConnection, ListingStatus
+from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
 
 
@@ -221,18 +221,6 @@ def listing_quantity(connection: ListingConnection, book: StockBook, rules: Coun
         links.append(LinkQuantity("product_variation", str(variation_link.id), variation_link.factor,
                                   available, outstanding, orders))
     return ListingQuantity(tuple(links), rules.buffer, rules.cap)
-
-
-def why_not_pushed(status: ListingStatus, connection: ListingConnection | None,
-                   settings: ConnectionSettings) -> str | None:
-    """None when the listing's quantity is pushed to Temu, else the reason it is not."""
-    if connection is None:
-        return "not connected"
-    if status is ListingStatus.ENDED:
-        return "ended on Temu"
-    if not settings.inventory_sync_enabled:
-        return "inventory sync is off"
-    return None
 
 
 def needs_push(calculated: int, last_pushed: int | None, last_error: str | None, temu_differs: bool) -> bool:
