@@ -17,6 +17,7 @@ for, claims each (order, tracking number) not yet confirmed, and sends one
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -48,7 +49,7 @@ from wholecell_temu.domain.shipments import (
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.framework import Services
-from wholecell_temu.observability import logger, metrics
+from wholecell_temu.observability import METRICS_NAMESPACE, logger, metrics
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
 from wholecell_temu.store.shipments import ShipmentClaimHeld, ShipmentRepository
 from wholecell_temu.temu import TemuClient
@@ -244,6 +245,11 @@ def _default_warehouse(temu: TemuClient) -> str:
     return warehouse.warehouse_id
 
 
+def outcome_label(outcome: str) -> str:
+    """A metric dimension from an outcome: 'failed before; resend to try again' -> 'failed_before'."""
+    return re.sub(r"[^a-z]+", "_", outcome.split(";", maxsplit=1)[0].lower()).strip("_")
+
+
 def dead_letter(body: str, reason: str, dlq_url: str | None, sqs: Any = None) -> None:
     """Move a message that cannot succeed to the dead-letter queue, with the reason."""
     if not dlq_url:
@@ -280,7 +286,7 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
         settings = services().settings
         remaining = getattr(invocation.get("context"), "get_remaining_time_in_millis", None)
         if remaining is not None and remaining() < 1000 * confirmation_seconds(settings.temu_rate_limit):
-            metrics.add_metric(name="shipment_deferred", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="ShipmentDeferred", unit=MetricUnit.Count, value=1)
             raise RetryLater("not started: too little time left in this invocation")
         try:
             message = parse_message(record.body)
@@ -294,8 +300,9 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
         except PermanentShipmentError as exc:
             dead_letter(record.body, str(exc), settings.shipment_dlq_url)
             return
-        metrics.add_metric(name=f"shipment_{result['outcome'].split()[0].replace(';', '')}", unit=MetricUnit.Count,
-                           value=1)
+        with single_metric(name="ShipmentMessages", unit=MetricUnit.Count, value=1,
+                           namespace=METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="outcome", value=outcome_label(result["outcome"]))
 
     def handle(event: dict[str, Any], context: Any) -> Any:
         invocation["context"] = context
