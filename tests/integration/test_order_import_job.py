@@ -48,7 +48,7 @@ class FakeTemu:
         self.windows: list[tuple[int, int]] = []
         self.decrypted = 0
         self.address_read_failures = 0
-        self.detail_reads = self.list_calls = 0
+        self.detail_reads = self.list_calls = self.list_failures = 0
 
     def iter_orders(self, *, update_at_start: int, update_at_end: int, **_: Any) -> Iterator[Order]:
         self.windows.append((update_at_start, update_at_end))
@@ -61,6 +61,9 @@ class FakeTemu:
 
     def order_page(self, page_number: int, page_size: int, *, parent_order_sn_list: list[str]) -> OrderPage:
         assert page_number == 1 and len(parent_order_sn_list) <= 20 == page_size
+        if self.list_failures:
+            self.list_failures -= 1
+            raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
         self.list_calls += 1
         found = [o for o in self.orders if o.parent_order_sn in parent_order_sn_list]
         return OrderPage(total_item_num=len(found), page_items=found)
@@ -264,6 +267,8 @@ def test_a_follow_up_waits_for_another_runs_claim_and_holds_the_watermark(tables
     assert repo.watermark("c1") == now - 300  # PO-1's new view is read again next run
     with pytest.raises(Exception, match="ConditionalCheckFailed"):  # only the holder records or releases
         repo.update_imported(repo.get("c1", "PO-1"), "r1", address_changed=False)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="another run is updating order PO-1"):  # a re-import asked for by hand
+        order_import.run(context(temu, wholecell), parent_order_sn="PO-1")
     repo.release_follow_up("c1", "PO-1", "another-run")
     order_import.run(context(temu, wholecell))
     record = repo.get("c1", "PO-1")
@@ -386,3 +391,19 @@ def test_a_backfill_short_of_time_leaves_the_rest_to_a_follow_up_run(tables: Non
     address_backfill.run(ctx)
     assert ctx.counts == {"awaiting": 1, "left_for_next_run": 1} and ctx.continuation_requested
     assert wholecell.patches == [] and OrderRepository().get("c1", "PO-1").address_state == "awaiting"  # type: ignore[union-attr]
+
+
+def test_a_failed_status_check_still_fills_the_released_orders(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300), temu_order("PO-2", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    OrderRepository().set_address_state("c1", "PO-2", "awaiting", None, 2)  # the import saw PO-2 released
+    temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 2, now - 100)]
+    temu.list_failures = 1
+    ctx = context(temu, wholecell)
+    address_backfill.run(ctx)  # PO-2 filled; PO-1's status unknown this run
+    assert ctx.counts == {"awaiting": 2, "status_check_failed": 1, "still_pending": 1, "filled": 1,
+                          "addresses_decrypted": 1}
+    address_backfill.run(ctx := context(temu, wholecell))
+    assert ctx.counts["filled"] == 1  # PO-1, next run

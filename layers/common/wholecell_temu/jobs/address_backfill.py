@@ -46,8 +46,16 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
         context.count("awaiting", len(records))
     # re-check what the import last saw pending: it may not have seen the change yet
     pending = [r.parent_order_sn for r in records if (r.temu_status or 0) not in ADDRESS_RELEASED]
-    statuses = current_statuses(context, pending) if pending else {}
     failures = 0
+    statuses: dict[str, int] = {}
+    try:
+        statuses = current_statuses(context, pending) if pending else {}
+    except ExternalApiError as exc:  # the released ones are still filled; the rest wait for the next run
+        if exc.error_class is ErrorClass.REAUTHORIZE:
+            raise
+        failures += 1
+        context.count("status_check_failed")
+        logger.warning("Temu status check failed", extra={"error": str(exc)})
     for record in records:
         sn = record.parent_order_sn
         status = statuses.get(sn, record.temu_status or 0)

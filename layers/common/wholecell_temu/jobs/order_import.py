@@ -391,6 +391,9 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
         outcome = importer.reconcile(context.temu.order_detail(parent_order_sn))
         if outcome.failed:
             raise ExternalApiError(outcome.failed, error_class=ErrorClass.RETRYABLE, operation="reimport")
+        if outcome.unfinished:  # delivered again, once the other run has let the order go
+            raise ExternalApiError(f"another run is updating order {parent_order_sn} right now",
+                                   error_class=ErrorClass.RETRYABLE, operation="reimport")
         return
 
     now = int(time.time())
