@@ -271,13 +271,16 @@ class OrderImporter:
         view older than what the record holds is never applied."""
         if self.stale(order, record):
             return
-        if self.follow_up_plan(order, record) is None:
+        # the prices are the ones recorded at creation; they never change, so lines resolve once
+        lines = self.resolve(order, {line.order_sn: line.unit_price_cents for line in record.lines
+                                     if line.unit_price_cents is not None})
+        if self.follow_up_plan(order, record, lines) is None:
             return
         owner = self.context.run.run_id
         record = self.orders.claim_follow_up(self.connection_id, record.parent_order_sn, owner,
                                              self.context.settings.order_claim_seconds)
         try:
-            plan = None if self.stale(order, record) else self.follow_up_plan(order, record)
+            plan = None if self.stale(order, record) else self.follow_up_plan(order, record, lines)
             if plan is None:
                 self.orders.release_follow_up(self.connection_id, record.parent_order_sn, owner)
                 return
@@ -292,12 +295,10 @@ class OrderImporter:
             return True
         return False
 
-    def follow_up_plan(self, order: Order, record: OrderRecord) -> FollowUp | None:
+    def follow_up_plan(self, order: Order, record: OrderRecord, lines: list[LineRecord]) -> FollowUp | None:
         """What a follow-up would change, or None when the record already holds this view."""
         parent = order.parent_order_map
         status_code = parent.parent_order_status
-        lines = self.resolve(order, {line.order_sn: line.unit_price_cents for line in record.lines
-                                     if line.unit_price_cents is not None})
         patch = SalesOrderPatch()
         new_status = mapped_status(status_code, self.settings)
         if new_status is not None and new_status != record.wholecell_status:
