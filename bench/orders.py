@@ -63,6 +63,8 @@ from bench.quantity import (
     Timeline,
     Warnings,
     bench_stack,
+    bound_line,
+    finish,
     import_listings,
     parse_time,
     peak_rss_mb,
@@ -418,18 +420,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         ("phase: job end to drained (s)", *(str(r.phases.end_to_drained) for r in runs)),
     ]
     print_table(["", f"run 1: {len(sns):,} new", "run 2: right after"], rows)
-    verdict = "holds" if first.wall_seconds <= BOUND_FACTOR * first.needed_seconds else "MISSED"
-    print(f"run 1 bound: wall {first.wall_seconds} s <= {BOUND_FACTOR} x {first.needed_seconds} s = "
-          f"{round(BOUND_FACTOR * first.needed_seconds, 1)} s: {verdict}; run 2 WholeCell writes: {second.writes}")
+    print(f"{bound_line('run 1', first.wall_seconds, first.needed_seconds)}; run 2 WholeCell writes: {second.writes}")
     print()
     print_table(["fulfilment", "wall (s)", "WholeCell requests", "Temu requests", "worker peak RSS (MB)"],
                 [(f"{phase.label}", str(phase.wall_seconds), str(sum(phase.wholecell_by_endpoint.values())),
                   str(sum(phase.temu_by_type.values())), str(phase.worker_peak_rss_mb)) for phase in fulfilment])
-    for warning in warnings:
-        print(f"WARNING {warning}")
-    print(f"checks: {checks.passed} passed, {len(checks.failed)} failed; total {figures['total_s']} s; figures in "
-          f"{args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
-    return 1 if checks.failed else 0
+    return finish(checks, warnings, figures["total_s"], args.output)
 
 
 if __name__ == "__main__":

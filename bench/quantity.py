@@ -502,6 +502,22 @@ def changed_goods(world: World, before: dict[str, int], after: dict[str, int]) -
 # --------------------------------------------------------------------------- report
 
 
+def bound_line(label: str, wall: float, needed: float) -> str:
+    """A run's wall-time bound, stated with its figures and verdict."""
+    verdict = "holds" if wall <= BOUND_FACTOR * needed else "MISSED"
+    limit = round(BOUND_FACTOR * needed, 1)
+    return f"{label} bound: wall {wall} s <= {BOUND_FACTOR} x {needed} s = {limit} s: {verdict}"
+
+
+def finish(checks: Checks, warnings: Warnings, total_s: float, output: Path) -> int:
+    """Print the warnings and the checks' tally; the exit status (1 when a check failed)."""
+    for warning in warnings:
+        print(f"WARNING {warning}")
+    print(f"checks: {checks.passed} passed, {len(checks.failed)} failed; total {total_s} s; figures in "
+          f"{output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    return 1 if checks.failed else 0
+
+
 def print_table(header: Iterable[str], rows: Iterable[tuple[str, ...]]) -> None:
     rows, header = list(rows), list(header)
     width = max(len(r[0]) for r in [tuple(header), *rows])
@@ -680,14 +696,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
           f"{len(world.goods)} goods; counted: {', '.join(COUNTED_STATUSES)} in {', '.join(COUNTED_WAREHOUSES)}")
     print(f"DynamoDB: {engine}. Run 1's clocks x{first.scale:g} (both sides); run 2 at the real rates.")
     print_table(["", "run 1: first (rebuild)", "run 2: incremental"], report_rows(runs))
-    verdict = "holds" if second.wall_seconds <= BOUND_FACTOR * second.needed_seconds else "MISSED"
-    print(f"run 2 bound: wall {second.wall_seconds} s <= {BOUND_FACTOR} x {second.needed_seconds} s = "
-          f"{round(BOUND_FACTOR * second.needed_seconds, 1)} s: {verdict}")
-    for warning in warnings:
-        print(f"WARNING {warning}")
-    print(f"checks: {checks.passed} passed, {len(checks.failed)} failed; total {figures['total_s']} s; figures in "
-          f"{args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
-    return 1 if checks.failed else 0
+    print(bound_line("run 2", second.wall_seconds, second.needed_seconds))
+    return finish(checks, warnings, figures["total_s"], args.output)
 
 
 if __name__ == "__main__":
