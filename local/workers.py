@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 INIT_TIMEOUT = 60.0  # cold imports (boto3, powertools, pydantic) on a busy 2-core machine
-_KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
+# The host's clock settings pass through (libfaketime's included), so every process of the local
+# stack shares one clock, as a real host's do: a run of the suite at a shifted date stays coherent.
+_KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT", "LD_PRELOAD", "FAKETIME",
+             "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ from wholecell_temu.store.shipments import ShipmentRepository
 from wholecell_temu.store.tables import OrderModel, ShipmentModel, bind_tables
 from wholecell_temu.wholecell import SalesOrder
 
+from tests.fakes.clock import SetClock
 from tests.integration.test_quantity_sync_job import ENV
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+NOW = SetClock(T0 + timedelta(hours=3))  # the job's clock: its first run looks back from here
 
 
 def sales_order(order_id: int, reference: str, updated_at: datetime, tracking: str | None) -> SalesOrder:
@@ -62,14 +64,15 @@ def run(wholecell: FakeWholeCell, sqs: Any, url: str) -> JobContext:
                             settings=ConnectionSettings())
     job_run = Run(run_id="r", connection_id="c1", job="shipment_reconcile", trigger="schedule",
                   outcome=Outcome.RUNNING, queued_key="k")
-    ctx = JobContext(load_settings(ENV | {"SHIPMENT_QUEUE_URL": url}), connection, job_run, None, None)  # type: ignore[arg-type]
+    ctx = JobContext(load_settings(ENV | {"SHIPMENT_QUEUE_URL": url}), connection, job_run, None, None,  # type: ignore[arg-type]
+                     clock=NOW)
     ctx.__dict__["wholecell"] = wholecell
     shipment_reconcile.run(ctx, sqs=sqs)
     return ctx
 
 
 def imported(sn: str, order_id: int, *, claimed: bool = False) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(NOW)
     if not claimed:
         repo.claim("c1", sn, "import", 60, T0)
     repo.record_import(OrderRecord(connection_id="c1", parent_order_sn=sn, import_state="imported",
@@ -84,13 +87,14 @@ def queued(sqs: Any, url: str) -> list[int]:
 def test_tracked_orders_are_queued_and_the_watermark_waits_for_an_unrecorded_import(queue: tuple[Any, str]) -> None:
     sqs, url = queue
     imported("PO-1", 1)
-    OrderRepository().claim("c1", "PO-2", "import", 60, T0)  # created in WholeCell, its record not written yet
+    OrderRepository(NOW).claim("c1", "PO-2", "import", 60, T0)  # created in WholeCell, its record not written yet
     wholecell = FakeWholeCell([
         sales_order(1, "PO-1", T0 + timedelta(minutes=1), "1Z999"),
         sales_order(2, "PO-2", T0 + timedelta(minutes=5), "1Z888"),
         sales_order(3, "PO-3", T0 + timedelta(hours=2), None),
     ])
     ctx = run(wholecell, sqs, url)
+    assert wholecell.since == [NOW.now() - timedelta(days=7)]  # the first run looks back from the job's clock
     assert queued(sqs, url) == [1] and ctx.counts["import_not_recorded_yet"] == 1
     watermark = ShipmentRepository().watermark("c1")
     assert watermark is not None and watermark < T0 + timedelta(minutes=5)  # not two hours on: PO-2 is read again

@@ -11,16 +11,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 
 class Clock:
-    """Wall/monotonic time and sleeping, injectable for tests."""
+    """Wall/monotonic time and sleeping, injectable for tests.
+
+    Production code reads the wall clock only through a Clock (jobs through `JobContext.clock`,
+    repositories through their own), so a test can run any flow at a date of its choosing.
+    """
 
     def monotonic(self) -> float:
         return time.monotonic()
 
     def time(self) -> float:
         return time.time()
+
+    def now(self) -> datetime:
+        """The wall clock as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.time(), UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

@@ -11,7 +11,6 @@ WholeCell; a repeated `event_id` is accepted again and processed once by the wor
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -50,7 +49,7 @@ def build_webhook_app(services: Any, sqs: Any = None) -> APIGatewayHttpResolver:
         if len(raw_bytes) > MAX_BODY_BYTES:
             return _answer(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
         secrets = [str(s).encode() for s in svc.secrets.get_json(connection.webhook_secret_arn).get("secrets", [])]
-        if not verify_webhook(dict(event.headers or {}), raw_bytes, secrets, time.time()):
+        if not verify_webhook(dict(event.headers or {}), raw_bytes, secrets, svc.clock.time()):
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature rejected", extra={"connection_id": connection_id})
             return _answer(401, "unauthorized", "missing, stale or wrong X-WholeCell-Signature")

@@ -180,12 +180,16 @@ def add_order_routes(app: APIGatewayHttpResolver, service: Callable[[], Connecti
 
     @app.get("/admin/connections/<connection_id>/orders/<parent_order_sn>", responses=responses())
     def get_one_order(connection_id: str, parent_order_sn: str) -> OrderView:
-        return get_order(service(), OrderRepository(), connection_id, parent_order_sn)
+        svc = service()
+        return get_order(svc, OrderRepository(svc.services.clock), connection_id, parent_order_sn)
 
     @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/shipments/resend",
               responses=responses((202, "Queued", ResendQueued)))
     def resend(connection_id: str, parent_order_sn: str) -> Response[ResendQueued]:
-        queued = resend_shipments(service(), OrderRepository(), ShipmentRepository(), connection_id, parent_order_sn)
+        svc = service()
+        clock = svc.services.clock
+        queued = resend_shipments(svc, OrderRepository(clock), ShipmentRepository(clock), connection_id,
+                                  parent_order_sn)
         return Response(status_code=202, content_type="application/json", body=queued)
 
     @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/reimport",

@@ -6,7 +6,6 @@ import secrets as token_generator
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -114,7 +113,7 @@ class ConnectionService:
                 gateway=self.services.settings.temu_gateway(connection.temu_region, connection.temu_callback_host),
                 token_expires_at=connection.token_expires_at,
                 days_to_token_expiry=(None if connection.token_expires_at is None else
-                                      round(connection.days_to_token_expiry(datetime.now(UTC)) or 0, 2)),
+                                      round(connection.days_to_token_expiry(self.services.clock.now()) or 0, 2)),
                 scopes=connection.scopes,
                 missing_scopes=connection.missing_scopes,
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlparse
@@ -31,13 +31,13 @@ class AuthorizationService:
             raise BadRequest("connection_id is required", {"connection_id": "required"})
         connection = self._require(connection_id)
         app_key, _ = temu_app_credentials(self.services.settings, connection.temu_region, self.services.secrets)
-        state = issue_state(connection_id, self._key(), time.time())
+        state = issue_state(connection_id, self._key(), self.services.clock.time())
         query = urlencode({"appKey": app_key, "redirect_uri": redirect_uri, "state": state})
         return f"{self.services.settings.temu_authorize_page(connection.temu_region)}?{query}"
 
     def callback(self, code: str | None, state: str | None, callback_host: str | None) -> Connection:
         try:
-            connection_id = verify_state(state, self._key(), time.time())
+            connection_id = verify_state(state, self._key(), self.services.clock.time())
         except InvalidState as exc:
             raise BadRequest(str(exc)) from None
         if not code:
@@ -64,7 +64,7 @@ class AuthorizationService:
             raise BadRequest("this connection belongs to a different Temu shop; authorize with that shop "
                              "or create a new connection")
         store = self.services.secrets
-        arn = store.create_json(store.name("connections", connection_id, "temu-token", str(time.time_ns())),
+        arn = store.create_json(store.name("connections", connection_id, "temu-token", uuid.uuid4().hex),
                                 {"access_token": access_token})
         expires = datetime.fromtimestamp(info.expired_time, UTC) if info.expired_time else None
         try:

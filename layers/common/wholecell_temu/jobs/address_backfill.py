@@ -37,7 +37,7 @@ def current_statuses(context: JobContext, sns: list[str]) -> dict[str, int]:
 
 
 def run(context: JobContext, orders: OrderRepository | None = None) -> None:
-    orders = orders or OrderRepository()
+    orders = orders or OrderRepository(context.clock)
     connection_id = context.connection.connection_id
     records = [record for sn in orders.iter_awaiting_address(connection_id)
                if (record := orders.get(connection_id, sn)) is not None

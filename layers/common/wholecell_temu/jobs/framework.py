@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +27,7 @@ from wholecell_temu.config import Settings, get_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
+from wholecell_temu.net import Clock
 from wholecell_temu.observability import logger, metrics, tracer
 from wholecell_temu.secrets import SecretStore
 from wholecell_temu.store.connections import ConnectionRepository
@@ -71,6 +71,7 @@ class JobContext:
     deadline: float | None = None  # time.monotonic() by which the invocation must be done
     target: str | None = None  # the message's target, for runs about one item
     continuation_requested: bool = False
+    clock: Clock = field(default_factory=Clock)  # the wall clock every job reads (tests set the date)
 
     @cached_property
     def temu(self) -> TemuClient:
@@ -106,13 +107,15 @@ class Services:
     connections: ConnectionRepository
     runs: RunLog
     secrets: SecretStore
+    clock: Clock = field(default_factory=Clock)
 
     @classmethod
-    def from_env(cls) -> Services:
+    def from_env(cls, clock: Clock | None = None) -> Services:
         settings = get_settings()
         bind_tables(settings)
-        return cls(settings, ConnectionRepository(), RunLog(settings.run_log_retention_days),
-                   SecretStore(settings.secret_prefix))
+        clock = clock or Clock()
+        return cls(settings, ConnectionRepository(clock), RunLog(settings.run_log_retention_days, clock),
+                   SecretStore(settings.secret_prefix), clock)
 
     @classmethod
     def cached(cls) -> Services:
@@ -164,8 +167,8 @@ def fan_out(services: Services, job: str, sqs: Any = None) -> int:
     return sent
 
 
-def _record_token_health(connection: Connection) -> None:
-    days = connection.days_to_token_expiry(datetime.now(UTC))
+def _record_token_health(connection: Connection, clock: Clock) -> None:
+    days = connection.days_to_token_expiry(clock.now())
     if days is not None:
         metrics.add_metric(name="TokenDaysToExpiry", unit=MetricUnit.Count, value=round(days, 2))
 
@@ -195,14 +198,14 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn, deadline: fl
         return services.runs.finish(run, Outcome.SKIPPED, reason=reason)
     if message.trigger != "manual" and not connection.settings.job_enabled(job):
         return services.runs.finish(run, Outcome.SKIPPED, reason=f"{job} is turned off in the settings")
-    _record_token_health(connection)
+    _record_token_health(connection, services.clock)
 
     if not services.runs.acquire_lease(connection.connection_id, job, run.run_id, services.settings.lease_seconds):
         return services.runs.finish(run, Outcome.SKIPPED, reason="another run of this job is in progress")
     try:
         run = services.runs.mark_running(run)
         context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline,
-                             target=message.target)
+                             target=message.target, clock=services.clock)
         try:
             job_fn(context)
         except JobSkipped as skipped:

@@ -8,8 +8,6 @@ SKU Temu no longer returns was deleted there: it is marked ended, never removed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from wholecell_temu.domain.listings import (
     TEMU_SKU_ACTIVE,
     TEMU_SKU_INACTIVE,
@@ -39,9 +37,9 @@ def run(context: JobContext, repository: ListingRepository | None = None,
     connection_id = context.connection.connection_id
     temu_skus = read_temu_skus(context)
     wholecell_skus = {level.sku for level in context.wholecell.iter_stock_levels() if level.sku}
-    (catalog or InventoryMirror()).save_catalog(connection_id, wholecell_skus, datetime.now(UTC))
+    (catalog or InventoryMirror()).save_catalog(connection_id, wholecell_skus, context.clock.now())
     existing = {listing.temu_sku_id: listing for listing in repository.iter_all(connection_id)}
-    now = datetime.now(UTC)
+    now = context.clock.now()
 
     new: list[Listing] = []
     changed: list[Listing] = []

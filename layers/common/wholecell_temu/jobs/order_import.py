@@ -21,11 +21,10 @@ One run for one connection:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -188,7 +187,7 @@ class OrderImporter:
         parent = order.parent_order_map
         owner = self.context.run.run_id
         previous = self.orders.claim(self.connection_id, sn, owner, self.context.settings.order_claim_seconds,
-                                     datetime.now(UTC))
+                                     self.context.clock.now())
         try:
             status = mapped_status(parent.parent_order_status, self.settings) or ""
             lines = self.resolve(order, self.prices(order))
@@ -206,7 +205,7 @@ class OrderImporter:
                                     customer=Customer(name="Temu"), shipping_address=address,
                                     order_items=wholecell_items(lines))
             if existing is None:
-                existing = self.create_once(body, claimed_at=datetime.now(UTC))
+                existing = self.create_once(body, claimed_at=self.context.clock.now())
             else:
                 existing = self.bring_up_to_date(existing, body)
             created = existing
@@ -374,7 +373,7 @@ class OrderImporter:
 
 def run(context: JobContext, orders: OrderRepository | None = None, listings: ListingRepository | None = None,
         mirror: InventoryMirror | None = None, parent_order_sn: str | None = None) -> None:
-    orders = orders or OrderRepository()
+    orders = orders or OrderRepository(context.clock)
     settings = context.connection.settings
     connection_id = context.connection.connection_id
     if settings.shipstation_sync:
@@ -397,7 +396,7 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
                                    error_class=ErrorClass.RETRYABLE, operation="reimport")
         return
 
-    now = int(time.time())
+    now = int(context.clock.time())
     start = now - settings.initial_lookback_days * 86400 if watermark is None else watermark - OVERLAP_SECONDS
     # the window's end allows for Temu's clock running ahead of ours (the watermark is Temu's time)
     pages = context.temu.iter_orders(update_at_start=start, update_at_end=now + CLOCK_SKEW_SECONDS)

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -322,7 +322,7 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     listings = listings or ListingRepository()
     settings = context.connection.settings
     connection_id = context.connection.connection_id
-    now = datetime.now(UTC)
+    now = context.clock.now()
     dry_run = settings.dry_run or not settings.inventory_sync_enabled
 
     # The stored mirror and listings load while WholeCell's paced reads run: the reads need only the state.

@@ -102,8 +102,8 @@ class ShipmentConfirmer:
     def __init__(self, services: Services, orders: OrderRepository | None = None,
                  shipments: ShipmentRepository | None = None) -> None:
         self.services = services
-        self.orders = orders or OrderRepository()
-        self.shipments = shipments or ShipmentRepository()
+        self.orders = orders or OrderRepository(services.clock)
+        self.shipments = shipments or ShipmentRepository(services.clock)
 
     def process(self, message: ShipmentMessage) -> str:
         """The outcome label; raises RetryLater (or a retryable API error) to be delivered again."""

@@ -9,7 +9,7 @@ import is still being recorded (claimed, not yet imported), so it is read again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -27,11 +27,11 @@ FIRST_LOOK_BACK = timedelta(days=7)
 
 def run(context: JobContext, orders: OrderRepository | None = None, shipments: ShipmentRepository | None = None,
         sqs: Any = None) -> None:
-    orders = orders or OrderRepository()
-    shipments = shipments or ShipmentRepository()
+    orders = orders or OrderRepository(context.clock)
+    shipments = shipments or ShipmentRepository(context.clock)
     connection_id = context.connection.connection_id
     watermark = shipments.watermark(connection_id)
-    since = (watermark - OVERLAP) if watermark else datetime.now(UTC) - FIRST_LOOK_BACK
+    since = (watermark - OVERLAP) if watermark else context.clock.now() - FIRST_LOOK_BACK
     newest = watermark
     held: datetime | None = None  # the oldest tracked order whose import is not recorded yet
     queue = sqs or boto3.client("sqs")

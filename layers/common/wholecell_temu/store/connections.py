@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.net import Clock
 from wholecell_temu.store.tables import ConnectionModel
 
 
 class ConflictError(Exception):
     """A conditional write lost against a concurrent change."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _to_domain(item: ConnectionModel) -> Connection:
@@ -43,6 +40,9 @@ def _to_domain(item: ConnectionModel) -> Connection:
 
 
 class ConnectionRepository:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+
     def create(
         self,
         *,
@@ -53,7 +53,7 @@ class ConnectionRepository:
         webhook_secret_arn: str,
         settings: ConnectionSettings,
     ) -> Connection:
-        now = _now()
+        now = self.clock.now()
         item = ConnectionModel(
             connection_id,
             name=name,
@@ -93,7 +93,7 @@ class ConnectionRepository:
                 actions=[
                     ConnectionModel.settings.set(settings.model_dump(mode="json")),
                     ConnectionModel.settings_version.set(expected_version + 1),
-                    ConnectionModel.updated_at.set(_now()),
+                    ConnectionModel.updated_at.set(self.clock.now()),
                 ],
                 condition=(ConnectionModel.settings_version == expected_version),
             )
@@ -116,7 +116,7 @@ class ConnectionRepository:
 
         The condition refuses a token for a different shop than the one already connected.
         """
-        now = _now()
+        now = self.clock.now()
         item = ConnectionModel(connection_id)
         try:
             item.update(
@@ -148,7 +148,7 @@ class ConnectionRepository:
             actions=[
                 ConnectionModel.status.set(ConnectionStatus.NEEDS_REAUTHORIZATION.value),
                 ConnectionModel.status_reason.set(reason),
-                ConnectionModel.updated_at.set(_now()),
+                ConnectionModel.updated_at.set(self.clock.now()),
             ],
             condition=ConnectionModel.connection_id.exists(),
         )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.orders import LineRecord
+from wholecell_temu.net import Clock
 from wholecell_temu.store.tables import ORDER_STATE_KEY, OrderModel
 
 
@@ -66,6 +66,9 @@ class ClaimHeld(Exception):
 
 
 class OrderRepository:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+
     def get(self, connection_id: str, parent_order_sn: str) -> OrderRecord | None:
         try:
             return _record(OrderModel.get(connection_id, parent_order_sn, consistent_read=True))
@@ -81,13 +84,13 @@ class OrderRepository:
         # the first claim's time stays: a takeover looks the order up since the earliest attempt
         first_claimed = previous.claimed_at if previous is not None and previous.claimed_at is not None else now
         item = OrderModel(connection_id, parent_order_sn, import_state="claimed", claim_owner=owner,
-                          claim_until=time.time() + seconds, claimed_at=first_claimed,
+                          claim_until=self.clock.time() + seconds, claimed_at=first_claimed,
                           created_at=previous.created_at if previous and previous.created_at else now, updated_at=now)
         if previous is not None:  # keep what a skipped record knew
             item.temu_status, item.temu_update_time = previous.temu_status, previous.temu_update_time
         never_claimed = OrderModel.parent_order_sn.does_not_exist()
         stale = ((OrderModel.import_state != "imported")
-                 & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < time.time())))
+                 & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < self.clock.time())))
         try:
             item.save(condition=never_claimed | stale)
         except PutError as exc:
@@ -98,7 +101,7 @@ class OrderRepository:
 
     def record_import(self, record: OrderRecord, owner: str) -> OrderRecord:
         """The WholeCell order exists: store it and release the claim (only if still ours)."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         model = OrderModel
         unknown = [line.order_sn for line in record.unknown_sku_lines]
         actions: list[Action] = [
@@ -119,7 +122,7 @@ class OrderRepository:
         looks the order up in WholeCell before creating it."""
         try:
             OrderModel(connection_id, parent_order_sn).update(
-                actions=[OrderModel.claim_until.set(0), OrderModel.updated_at.set(datetime.now(UTC))],
+                actions=[OrderModel.claim_until.set(0), OrderModel.updated_at.set(self.clock.now())],
                 condition=OrderModel.claim_owner == owner)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -130,7 +133,7 @@ class OrderRepository:
         """A Temu order that is not imported, with why; never touches an imported one. A skipped
         order is revisited when the settings change; an excluded one (history older than the first
         import) only by an explicit re-import."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         model = OrderModel(connection_id, parent_order_sn)
         try:
             model.update(actions=[
@@ -149,7 +152,7 @@ class OrderRepository:
         sent, so two runs never interleave their patches and records. Returns the record as of the
         claim. Raises ClaimHeld while another run holds it."""
         model = OrderModel(connection_id, parent_order_sn)
-        now = time.time()
+        now = self.clock.time()
         try:
             model.update(actions=[OrderModel.claim_owner.set(owner), OrderModel.claim_until.set(now + seconds)],
                          condition=(OrderModel.import_state == "imported")
@@ -179,7 +182,7 @@ class OrderRepository:
         actions: list[Action] = [
             model.wholecell_status.set(record.wholecell_status or ""), model.lines.set(_lines(record.lines)),
             model.temu_status.set(record.temu_status or 0), model.temu_update_time.set(record.temu_update_time or 0),
-            model.updated_at.set(datetime.now(UTC)), model.claim_owner.remove(), model.claim_until.remove(),
+            model.updated_at.set(self.clock.now()), model.claim_owner.remove(), model.claim_until.remove(),
             *_work_lists(record, unknown, address=address_changed),
         ]
         if address_changed:
@@ -194,7 +197,7 @@ class OrderRepository:
         """Only the address fields (the order import may be updating the rest meanwhile)."""
         model = OrderModel
         actions: list[Action] = [
-            model.address_state.set(state), model.updated_at.set(datetime.now(UTC)),
+            model.address_state.set(state), model.updated_at.set(self.clock.now()),
             model.address_reason.set(reason) if reason else model.address_reason.remove(),
             model.address_due.set(parent_order_sn) if state == "awaiting" else model.address_due.remove(),
         ]
@@ -204,7 +207,7 @@ class OrderRepository:
 
     def set_shipment_state(self, connection_id: str, parent_order_sn: str, state: str, error: str | None) -> None:
         OrderModel(connection_id, parent_order_sn).update(actions=[
-            OrderModel.shipment_state.set(state), OrderModel.updated_at.set(datetime.now(UTC)),
+            OrderModel.shipment_state.set(state), OrderModel.updated_at.set(self.clock.now()),
             OrderModel.shipment_error.set(error[:500]) if error else OrderModel.shipment_error.remove(),
         ], condition=OrderModel.import_state == "imported")
 
@@ -234,7 +237,7 @@ class OrderRepository:
         """Move the watermark forward to `value` (Temu updateTime, seconds); never backwards."""
         try:
             OrderModel(connection_id, ORDER_STATE_KEY).update(
-                actions=[OrderModel.watermark.set(value), OrderModel.updated_at.set(datetime.now(UTC))],
+                actions=[OrderModel.watermark.set(value), OrderModel.updated_at.set(self.clock.now())],
                 condition=OrderModel.watermark.does_not_exist() | (OrderModel.watermark < value))
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +12,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.settings import JOBS
+from wholecell_temu.net import Clock
 from wholecell_temu.store.tables import LEASE_SK, RunModel
 
 
@@ -59,11 +59,12 @@ def _to_run(item: RunModel) -> Run:
 
 
 class RunLog:
-    def __init__(self, retention_days: int = 30) -> None:
+    def __init__(self, retention_days: int = 30, clock: Clock | None = None) -> None:
         self.retention = timedelta(days=retention_days)
+        self.clock = clock or Clock()
 
     def create(self, connection_id: str, job: str, trigger: str, outcome: Outcome = Outcome.QUEUED) -> Run:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         run_id = uuid.uuid4().hex
         item = RunModel(
             _pk(connection_id, job),
@@ -86,14 +87,14 @@ class RunLog:
             return None
 
     def mark_running(self, run: Run) -> Run:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         item = RunModel(_pk(run.connection_id, run.job), run.queued_key)
         item.update(actions=[RunModel.outcome.set(Outcome.RUNNING.value), RunModel.started_at.set(now)])
         return run.model_copy(update={"outcome": Outcome.RUNNING, "started_at": now})
 
     def finish(self, run: Run, outcome: Outcome, counts: dict[str, Any] | None = None,
                reason: str | None = None) -> Run:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         actions: list[Action] = [RunModel.outcome.set(outcome.value), RunModel.ended_at.set(now),
                    RunModel.counts.set(counts or {})]
         actions.append(RunModel.reason.set(reason) if reason else RunModel.reason.remove())
@@ -121,9 +122,9 @@ class RunLog:
     # ------------------------------------------------------------------ lease
     def acquire_lease(self, connection_id: str, job: str, owner: str, seconds: int) -> bool:
         """Take the job's lease for this connection unless someone else holds a live one."""
-        now = time.time()
+        now = self.clock.time()
         item = RunModel(_pk(connection_id, job), LEASE_SK, lease_owner=owner, lease_until=now + seconds,
-                        expires_at=datetime.now(UTC) + timedelta(seconds=seconds) + timedelta(days=1))
+                        expires_at=self.clock.now() + timedelta(seconds=seconds) + timedelta(days=1))
         try:
             item.save(condition=RunModel.pk.does_not_exist() | (RunModel.lease_until < now)
                       | (RunModel.lease_owner == owner))
@@ -140,7 +141,7 @@ class RunLog:
     def renew_lease(self, connection_id: str, job: str, owner: str, seconds: int) -> bool:
         try:
             RunModel(_pk(connection_id, job), LEASE_SK).update(
-                actions=[RunModel.lease_until.set(time.time() + seconds)],
+                actions=[RunModel.lease_until.set(self.clock.time() + seconds)],
                 condition=RunModel.lease_owner == owner,
             )
         except UpdateError:

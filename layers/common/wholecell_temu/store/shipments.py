@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from wholecell_temu.net import Clock
 from wholecell_temu.store.tables import SHIPMENT_STATE_KEY, ShipmentModel
 
 
@@ -43,6 +43,9 @@ class ShipmentClaimHeld(Exception):
 
 
 class ShipmentRepository:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+
     def get(self, connection_id: str, key: str) -> ShipmentRecord | None:
         try:
             return _record(ShipmentModel.get(connection_id, key, consistent_read=True))
@@ -61,16 +64,17 @@ class ShipmentRepository:
         made before (its outcome must be verified on Temu first), None for a first attempt. Raises
         ShipmentClaimHeld while another delivery holds it; a confirmed one cannot be claimed."""
         previous = self.get(connection_id, key)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         item = ShipmentModel(connection_id, key, parent_order_sn=parent_order_sn,
                              wholecell_order_id=wholecell_order_id, tracking_number=tracking_number,
-                             carrier=carrier, state="pending", claim_owner=owner, claim_until=time.time() + seconds,
+                             carrier=carrier, state="pending", claim_owner=owner,
+                             claim_until=self.clock.time() + seconds,
                              attempts=(previous.attempts if previous else 0) + 1,
                              last_error=previous.last_error if previous else None,
                              created_at=now, updated_at=now)
         free = ShipmentModel.shipment_key.does_not_exist() | (
             (ShipmentModel.state != "confirmed")
-            & (ShipmentModel.claim_until.does_not_exist() | (ShipmentModel.claim_until < time.time())))
+            & (ShipmentModel.claim_until.does_not_exist() | (ShipmentModel.claim_until < self.clock.time())))
         try:
             item.save(condition=free)
         except PutError as exc:
@@ -83,7 +87,7 @@ class ShipmentRepository:
                verified: bool = False) -> None:
         """Record the outcome and release the claim (only if it is still ours)."""
         model = ShipmentModel
-        actions: list[Action] = [model.state.set(state), model.updated_at.set(datetime.now(UTC)),
+        actions: list[Action] = [model.state.set(state), model.updated_at.set(self.clock.now()),
                    model.claim_owner.remove(), model.claim_until.remove(),
                    model.last_error.set(error[:500]) if error else model.last_error.remove()]
         if verified:
@@ -99,7 +103,7 @@ class ShipmentRepository:
         try:
             ShipmentModel(connection_id, key).update(
                 actions=[ShipmentModel.state.set("pending"), ShipmentModel.claim_until.remove(),
-                         ShipmentModel.claim_owner.remove(), ShipmentModel.updated_at.set(datetime.now(UTC))],
+                         ShipmentModel.claim_owner.remove(), ShipmentModel.updated_at.set(self.clock.now())],
                 condition=ShipmentModel.state == "failed")
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -115,7 +119,7 @@ class ShipmentRepository:
     def advance_watermark(self, connection_id: str, value: datetime) -> None:
         try:
             ShipmentModel(connection_id, SHIPMENT_STATE_KEY).update(
-                actions=[ShipmentModel.watermark.set(value), ShipmentModel.updated_at.set(datetime.now(UTC))],
+                actions=[ShipmentModel.watermark.set(value), ShipmentModel.updated_at.set(self.clock.now())],
                 condition=ShipmentModel.watermark.does_not_exist() | (ShipmentModel.watermark < value))
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
