@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install test lint types template-check unit integration e2e demo local build validate clean \
-	bench-listings bench-quantity bench-orders bench-footprint bench chaos
+	bench-listings bench-quantity bench-orders bench-footprint bench chaos probe
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
@@ -23,6 +23,9 @@ help:
 	@echo "make bench-footprint - cold starts, package sizes, Temu budget, fan-out of 1,000 connections (~1 min)"
 	@echo "make bench  - the quantity, order and footprint benchmarks, one overview table, bench/results.json"
 	@echo "make chaos  - the whole flow under faults and killed workers, then every invariant (~10 min; bench/chaos.json)"
+	@echo "make probe  - read-only: each Temu/WholeCell read once, checked against the documented contract"
+	@echo "              (real APIs with TEMU_ACCESS_TOKEN/TEMU_APP_KEY/TEMU_APP_SECRET/TEMU_REGION and/or"
+	@echo "              WHOLECELL_APP_ID/WHOLECELL_APP_SECRET set; the local sandboxes otherwise)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,3 +96,6 @@ bench: install
 
 chaos: install
 	$(PY) -m bench.chaos
+
+probe: install
+	$(PY) -m local.probe

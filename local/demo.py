@@ -26,7 +26,7 @@ WHOLECELL_SKUS = ["IP13-128-BLK-B", "IP13-128-BLU-A", "IP14P-256-GLD-A", "SGS22-
 TEMU_GOODS = [
     {"goodsName": "Apple iPhone 13 128GB Unlocked (Renewed)", "skus": [
         {"skuSn": "IP13-128-BLK-B", "specName": "Black, 128GB", "stock": 0, "status": "active"},
-        {"skuSn": "IP13-128-BLU-A", "specName": "Blue, 128GB", "stock": 3, "status": "active"},
+        {"skuSn": "IP13-128-BLU-A", "specName": "Blue, 128GB", "stock": 3, "status": "active", "price": "329.00"},
     ]},
     {"goodsName": "Apple iPhone 14 Pro 256GB Unlocked (Renewed)", "skus": [
         {"skuSn": "IP14P-256-GLD-A", "specName": "Gold, 256GB", "stock": 1, "status": "active"},
@@ -218,6 +218,12 @@ class Demo:
                      f"#{order['wholecell_order_id']} [{lines}] address {order['address_state']}")
         unknown = self.api("GET", f"{base}/orders/{self.orders['unknown']}", 200)["lines"][0]
         self.say(f"why Unknown SKU? {unknown['unknown_reason']}")
+        # Temu's order amounts are integers in the currency's minor unit: $329.00 arrives as 32900
+        pending = self.api("GET", f"{base}/orders/{self.orders['pending']}", 200)
+        item = self.stack.wholecell.state.get_order(WHOLECELL_APP[0], pending["wholecell_order_id"])["order_items"][0]
+        if item["unit_price_cents"] != 32900:
+            raise RuntimeError(f"a $329.00 Temu line reached WholeCell at {item['unit_price_cents']} cents")
+        self.say(f"price: the $329.00 Temu line is {item['unit_price_cents']} cents in WholeCell")
 
     def fill_addresses(self) -> None:
         assert self.stack.temu is not None and self.stack.wholecell is not None

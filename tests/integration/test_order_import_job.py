@@ -49,6 +49,7 @@ class FakeTemu:
         self.decrypted = 0
         self.address_read_failures = 0
         self.detail_reads = self.list_calls = self.list_failures = 0
+        self.unlisted: set[str] = set()  # orders the list call does not return when filtered by number
 
     def iter_orders(self, *, update_at_start: int, update_at_end: int, **_: Any) -> Iterator[Order]:
         self.windows.append((update_at_start, update_at_end))
@@ -56,8 +57,11 @@ class FakeTemu:
                      if update_at_start <= (o.parent_order_map.update_time or 0) <= update_at_end])
 
     def order_detail(self, sn: str) -> Order:
+        """As Temu documents it: the detail's parentOrderMap has no updateTime."""
         self.detail_reads += 1
-        return next(o for o in self.orders if o.parent_order_sn == sn)
+        order = next(o for o in self.orders if o.parent_order_sn == sn)
+        return order.model_copy(update={"parent_order_map": order.parent_order_map.model_copy(
+            update={"update_time": None})})
 
     def order_page(self, page_number: int, page_size: int, *, parent_order_sn_list: list[str]) -> OrderPage:
         assert page_number == 1 and len(parent_order_sn_list) <= 20 == page_size
@@ -65,7 +69,8 @@ class FakeTemu:
             self.list_failures -= 1
             raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
         self.list_calls += 1
-        found = [o for o in self.orders if o.parent_order_sn in parent_order_sn_list]
+        found = [o for o in self.orders if o.parent_order_sn in parent_order_sn_list and o.parent_order_sn
+                 not in self.unlisted]
         return OrderPage(total_item_num=len(found), page_items=found)
 
     def shipping_info(self, sn: str) -> ShippingAddress:
@@ -135,11 +140,15 @@ def tables() -> Iterator[None]:
         yield
 
 
-def context(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1") -> JobContext:
+STATUS_MAP = {"1": "Pending", "2": "Awaiting Fulfillment", "4": "Shipped"}
+
+
+def context(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1",
+            status_map: dict[str, str] | None = None) -> JobContext:
     connection = Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
                             wholecell_secret_arn="x", webhook_secret_arn="y", created_at=NOW, updated_at=NOW,
-                            settings=ConnectionSettings(order_import_enabled=True, order_status_map={
-                                "1": "Pending", "2": "Awaiting Fulfillment", "4": "Shipped"}))
+                            settings=ConnectionSettings(order_import_enabled=True,
+                                                        order_status_map=status_map or STATUS_MAP))
     run = Run(run_id=run_id, connection_id="c1", job="order_import", trigger="schedule", outcome=Outcome.RUNNING,
               queued_key="k")
     ctx = JobContext(load_settings(ENV), connection, run, None, None)  # type: ignore[arg-type]
@@ -407,3 +416,44 @@ def test_a_failed_status_check_still_fills_the_released_orders(tables: None) -> 
                           "addresses_decrypted": 1}
     address_backfill.run(ctx := context(temu, wholecell))
     assert ctx.counts["filled"] == 1  # PO-1, next run
+
+
+def test_a_reimport_applies_what_temu_shows_now(tables: None) -> None:
+    """Re-import reads the order through the list call (it carries updateTime) and, when the list
+    does not return it, through the detail, which has no updateTime: read under the claim, it is
+    applied as the newest view, never ignored as an older one."""
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-1", 1, now - 300), temu_order("PO-2", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 4, now - 100)]
+    order_import.run(context(temu, wholecell), parent_order_sn="PO-1")
+    assert wholecell.status[1] == "Awaiting Fulfillment" and temu.detail_reads == 0
+    temu.unlisted = {"PO-2"}
+    ctx = context(temu, wholecell)
+    order_import.run(ctx, parent_order_sn="PO-2")
+    assert wholecell.status[2] == "Shipped" and ctx.counts["read_by_detail"] == 1
+    assert temu.detail_reads == 2  # once to decide, once more under the claim
+    record = OrderRepository().get("c1", "PO-2")
+    assert record is not None and record.wholecell_status == "Shipped" and record.temu_status == 4
+    assert record.temu_update_time == now - 300  # a detail read invents no update time
+    temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 2, now - 200)]  # an older list view
+    temu.unlisted = set()
+    order_import.run(context(temu, wholecell), parent_order_sn="PO-2")
+    assert wholecell.status[2] == "Shipped"
+
+
+def test_only_the_poll_moves_the_watermark(tables: None) -> None:
+    """A skipped order imported later is read again by itself, after the poll read its window: its
+    newer updateTime must not carry the watermark past orders the poll has not seen."""
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-A", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    temu.orders.append(temu_order("PO-S", 41, now - 250))  # partially shipped: not mapped yet
+    order_import.run(context(temu, wholecell))
+    assert OrderRepository().get("c1", "PO-S").import_state == "skipped"  # type: ignore[union-attr]
+    temu.orders[-1] = temu_order("PO-S", 41, now + 1000)  # changed on Temu after this run's poll
+    order_import.run(context(temu, wholecell, status_map={**STATUS_MAP, "41": "Partially Shipped"}))
+    assert [c.external_reference for c in wholecell.created] == ["PO-A", "PO-S"]
+    assert OrderRepository().watermark("c1") == now - 250

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
+from pydantic import ValidationError
 from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
 from wholecell_temu.domain.orders import (
     LineRecord,
@@ -27,7 +26,7 @@ from wholecell_temu.domain.shipments import (
     resolve_carrier,
     shipment_key,
 )
-from wholecell_temu.temu.models import Carrier, OrderItem, ShippingAddress
+from wholecell_temu.temu.models import Amount, Carrier, OrderItem, ShippingAddress
 
 MAPPED = ConnectionSettings(order_import_enabled=True, order_status_map={"1": "Pending", "2": "Ready", "4": "Shipped"})
 
@@ -68,8 +67,23 @@ def test_cancelled_lines_are_dropped_and_changes_detected() -> None:
     assert not lines_changed(before, list(before))
 
 
+def money(amount: object, currency: str) -> Amount:
+    return Amount.model_validate({"amount": amount, "currency": currency})
+
+
+def test_temu_amounts_are_minor_units_and_become_wholecell_cents() -> None:
+    """bg.order.amount.query money is an integer in the currency's minor unit (32900 USD = $329.00)."""
+    assert price_cents(money(32900, "USD")) == 32900 and price_cents(money(1, "EUR")) == 1
+    assert price_cents(money(32900, "JPY")) == 3290000  # ¥32,900: no minor unit, WholeCell counts hundredths
+    assert price_cents(money(41990, "KRW")) == 4199000 and price_cents(money(1235, "KWD")) == 124  # 1.235 KWD
+    assert price_cents(money(32900, "usd")) == 32900
+    assert price_cents(money(32900, "XTS")) is None and price_cents(None) is None  # unknown currency: no price
+    for wrong in ("329.00", 329.0, "32900", True):  # a decimal string or a float is not Temu's documented type
+        with pytest.raises(ValidationError):
+            money(wrong, "USD")
+
+
 def test_prices_are_cents_and_addresses_map_without_leaking() -> None:
-    assert price_cents(Decimal("329.00")) == 32900 and price_cents(Decimal("0.005")) == 1 and price_cents(None) is None
     address = ShippingAddress.model_validate({
         "receiptName": "Jordan Smith", "addressLine1": "418 Maple Ave", "addressLine2": "", "regionName1": "US",
         "regionName2": "OH", "regionName3": "Columbus", "postCode": "43215", "mobile": "+1 614-555-0142"})

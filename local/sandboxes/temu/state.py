@@ -4,9 +4,11 @@ Everything the router answers is computed here, under one lock, so the HTTP laye
 (`app.py`) only does the gateway checks and the envelope. Admin operations are plain
 methods, so in-process tests can seed and inspect without HTTP.
 
-Behaviour follows the reference (`temu-open-api.md`). Where the reference names no error
-code for a rule the sandbox enforces, it answers a code of the right domain, marked
-"sandbox-chosen" below; clients classify those as fix-request like any unknown code.
+Behaviour follows the reference (`temu-open-api.md`). Every answer is cut to the keys Temu's
+documents list and checked against their JSON types (`local.temu_contract`, fixtures in
+tests/contract/temu/), so the sandbox cannot share a belief the documents contradict. Where the
+reference names no error code for a rule the sandbox enforces, it answers a code of the right
+domain, marked "sandbox-chosen" below; clients classify those as fix-request like any unknown code.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from local import temu_contract
 from local.sandboxes.common import FaultInjector
 
 DEFAULT_APP_KEY = "sandbox-app-key"
@@ -40,9 +44,14 @@ CARRIERS: dict[str, list[tuple[int, str]]] = {
     "EU": [(200000001, "DHL"), (200000002, "DPD"), (200000003, "Royal Mail")],
     "GLOBAL": [(300000001, "DHL Express"), (300000002, "Estafeta")],
 }
-# SKU status (status4VO) and sub-status (subStatus4VO), reference §5.5.
+# SKU status (status4VO) and the four-digit sub-status (skuShowSubStatus4VO), reference §5.5.
 ACTIVE, INACTIVE, DELETED = 2, 3, 6
 ON_SALE, OFF_MANUAL, SOLD_OUT, DELETED_SUB = 2001, 3002, 3003, 6001
+# subStatus4VO is another enum (StatusFilterEnum, 1..14); retrieve's statuses are names.
+STATUS_FILTER = {ON_SALE: 8, OFF_MANUAL: 2, SOLD_OUT: 1, DELETED_SUB: 13}
+STATUS_NAME = {ACTIVE: "ACTIVE", INACTIVE: "INACTIVE", DELETED: "DELETED"}
+SUB_STATUS_NAME = {ON_SALE: "ACTIVE", OFF_MANUAL: "CLOSE", SOLD_OUT: "OUT_OF_STOCK", DELETED_SUB: "DELETE_BY_MERCHANT"}
+CURRENCY_EXPONENT = {"USD": 2, "EUR": 2, "MXN": 2, "JPY": 0}
 STATUS_NAMES = {
     "active": (ACTIVE, ON_SALE),
     "inactive": (INACTIVE, OFF_MANUAL),
@@ -57,6 +66,24 @@ BLOCKING_LABELS = {  # parent label → (error code, confirmAcceptance that over
     "pending_buyer_cancellation": (120012030, "DENY_CANCELLATION"),
     "pending_risk_control_alert": (120012031, "DENY_PARENT_RISK_WARNING"),
 }
+
+
+def _mistype(result: Any, path: str) -> Any:
+    """A copy of `result` whose values at `path` (`a[].b` notation) have another JSON type:
+    a string becomes a number, anything else its text."""
+    steps = path.replace("[]", ".[]").split(".")
+
+    def walk(node: Any, rest: list[str]) -> Any:
+        if not rest:
+            return 12345 if isinstance(node, str) else str(node)
+        step, more = rest[0], rest[1:]
+        if step == "[]" and isinstance(node, list):
+            return [walk(item, more) for item in node]
+        if isinstance(node, dict) and step in node:
+            return {**node, step: walk(node[step], more)}
+        return node
+
+    return walk(result, [s for s in steps if s])
 
 
 class SandboxError(Exception):
@@ -221,6 +248,7 @@ class SandboxState:
             self.error_counts: dict[int, int] = {}
             self._recent: deque[float] = deque()
             self._ids = itertools.count(1)
+            self.mistyped_fields: dict[str, str] = {}
             self.faults.clear()
 
     def configure_rate_limit(self, rate: float | None) -> None:
@@ -520,7 +548,7 @@ class SandboxState:
             "addressLine3": "",
             "postCode": post,
             "taxCode": "",
-            "taxCodeType": "",
+            "taxCodeType": 0,  # an integer in the documents (values undocumented)
             "addressExtra": {"firstName": "Jordan", "lastName": f"Buyer{n}"},
         }
 
@@ -674,7 +702,21 @@ class SandboxState:
 
     def dispatch(self, api_type: str, shop: Shop, body: dict[str, Any]) -> Any:
         with self.lock:
-            return API_TYPES[api_type](self, shop, body)
+            result = temu_contract.conform(api_type, API_TYPES[api_type](self, shop, body))
+            problems = temu_contract.result_problems(api_type, result)
+            if problems:  # a sandbox bug: its answer is not what Temu documents
+                raise AssertionError(f"sandbox answer to {api_type} differs from the documents: {problems[:3]}")
+            mistype = self.mistyped_fields.get(api_type)
+            return result if mistype is None else _mistype(result, mistype)
+
+    def mistype_field(self, api_type: str, path: str | None) -> None:
+        """Answer `path` (e.g. `skuList[].stock`) with a value of another JSON type than the
+        documented one, to prove a reader notices (None puts the documented type back)."""
+        with self.lock:
+            if path is None:
+                self.mistyped_fields.pop(api_type, None)
+            else:
+                self.mistyped_fields[api_type] = path
 
     # --- API: authorization ---------------------------------------------------------------------
 
@@ -752,7 +794,8 @@ class SandboxState:
             "currency": "USD" if shop.region == "US" else "EUR",
             "crtTime": goods.crt_time,
             "status4VO": self._live_goods_status(goods, shop),
-            "subStatus4VO": first.sub_status if first else None,
+            "subStatus4VO": STATUS_FILTER.get(first.sub_status) if first else None,
+            "goodsShowSubStatus": first.sub_status if first else None,
         }
 
     def _sku_json(self, sku: SkuRecord, shop: Shop) -> dict[str, Any]:
@@ -769,10 +812,10 @@ class SandboxState:
             "currency": "USD" if shop.region == "US" else "EUR",
             "crtTime": sku.crt_time,
             "status4VO": sku.status,
-            "subStatus4VO": sku.sub_status,
+            "subStatus4VO": STATUS_FILTER.get(sku.sub_status),
             "skuShowSubStatus4VO": sku.sub_status,
-            "goodsIsOnSale": sku.status == ACTIVE,
-            "skuStatusChangeTime": sku.status_change_ms,
+            "goodsIsOnSale": 1 if sku.status == ACTIVE else 0,
+            "skuStatusChangeTime": str(sku.status_change_ms),
         }
 
     def api_sku_list(self, shop: Shop, body: dict[str, Any]) -> dict[str, Any]:
@@ -839,8 +882,8 @@ class SandboxState:
                     "skuId": str(s.sku_id),
                     "outSkuSn": s.sku_sn,
                     "outGoodsSn": shop.goods[s.goods_id].out_goods_sn,
-                    "skuStatus": s.status,
-                    "skuSubStatus": s.sub_status,
+                    "skuStatus": STATUS_NAME.get(s.status),
+                    "skuSubStatus": SUB_STATUS_NAME.get(s.sub_status),
                     "goodsName": shop.goods[s.goods_id].goods_name,
                     "specName": s.spec_name,
                     "specList": [],
@@ -860,14 +903,14 @@ class SandboxState:
         sns = set(body.get("outSkuSnList") or [])
         infos = [
             {
-                "skuId": str(s.sku_id),
+                "skuId": s.sku_id,
                 "outSkuSn": s.sku_sn,
                 "selfOrdinaryStock": {"stock": s.stock, "stockType": 0},
             }
             for s in (shop.skus[i] for i in goods.sku_ids)
             if (not ids or s.sku_id in ids) and (not sns or s.sku_sn in sns)
         ]
-        return {"stockList": [{"goodsId": str(goods.goods_id), "skuStockInfoList": infos}]}
+        return {"stockList": [{"goodsId": goods.goods_id, "skuStockInfoList": infos}]}
 
     def _set_stock(self, sku: SkuRecord, stock: int) -> None:
         """Temu moves a SKU to sold out (3003) at zero stock and back on sale when restocked."""
@@ -1079,19 +1122,23 @@ class SandboxState:
     def api_order_amount(self, shop: Shop, body: dict[str, Any]) -> dict[str, Any]:
         order = self._own_order(shop, body)
         currency = "USD" if shop.region == "US" else "EUR"
+
+        def minor(price: str) -> int:  # money of the order APIs: an integer in the currency's minor unit
+            return int(Decimal(price).scaleb(CURRENCY_EXPONENT[currency]))
+
         lines = [
             {
                 "orderSn": i.order_sn,
-                "quantity": i.quantity,
-                "unitRetailPrice": {"amount": shop.skus[i.sku_id].price, "currency": currency},
+                "quantity": i.original_quantity,
+                "unitRetailPrice": {"amount": minor(shop.skus[i.sku_id].price), "currency": currency},
             }
             for i in order.items
         ]
-        total = sum(float(shop.skus[i.sku_id].price) * i.quantity for i in order.items)
+        total = sum(minor(shop.skus[i.sku_id].price) * i.quantity for i in order.items)
         return {
             "parentOrderMap": {
                 "parentOrderSn": order.parent_order_sn,
-                "retailPriceTotal": {"amount": f"{total:.2f}", "currency": currency},
+                "retailPriceTotal": {"amount": total, "currency": currency},
             },
             "orderList": lines,
             "warning": [],

@@ -45,6 +45,11 @@ DEFAULT_ORDER_STATUSES: list[dict[str, Any]] = [
 DEFAULT_CHANNELS = ["Temu", "Amazon", "eBay", "Wholesale"]
 DEFAULT_INVENTORY_STATUSES = ["Available", "Inbound", "Moving", "Sold", "Needs eBay Draft"]
 DEFAULT_WAREHOUSES = ["Main Warehouse", "Overflow"]
+# Keys the observed /inventories record always carries (reference §2, contract fixture
+# tests/contract/wholecell/inventories.json); the sandbox does not model them, so fixed values.
+DEFAULT_LOCATION = "Receiving"  # a unit seeded without a location still has one, as observed
+PURCHASE_ORDER_ID = 240118  # every seeded unit arrived on one purchase order
+PRODUCT_ID_OFFSET = 9_000_000  # placeholder product id = offset + product variation id
 VIEW_CACHE_SIZE = 32  # filtered, ordered listings kept per account and kind (units, orders, stock)
 
 
@@ -70,7 +75,7 @@ class Unit:
     product_variation_id: int
     status: str
     warehouse: str
-    location: str | None
+    location: str
     order_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -78,14 +83,17 @@ class Unit:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "esn": self.esn, "hex_id": self.hex_id, "status": self.status,
-            "order_id": self.order_id, "purchase_order_id": None, "sale_price": None,
+            "order_id": self.order_id, "purchase_order_id": PURCHASE_ORDER_ID, "sale_price": None,
             "total_price_paid": 18500, "initial_price_paid": 17500,
             "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
             "product_variation": {"id": self.product_variation_id, "sku": self.sku, "grade": "B",
-                                  "conditions": [], "product": {"manufacturer": "APPLE"}},
+                                  "conditions": [],
+                                  "product": {"id": PRODUCT_ID_OFFSET + self.product_variation_id,
+                                              "manufacturer": "APPLE", "model": "IPHONE 13", "variant": "A2482",
+                                              "network": "UNLOCKED", "capacity": "128GB", "color": "BLACK"}},
             "custom_field_values": {},
             "warehouse": {"name": self.warehouse},
-            "location": {"name": self.location} if self.location else None,
+            "location": {"name": self.location},
         }
 
 
@@ -361,7 +369,8 @@ class WholeCellState:
 
     def add_units(self, app_id: str, units: list[dict[str, Any]]) -> list[Unit]:
         """Seed explicit units: {sku, esn?, status?, warehouse?, location?, order_id?, updated_at?}.
-        `sku` may be null or "" to model units that cannot be matched."""
+        `sku` may be null or "" to model units that cannot be matched; no location means
+        `DEFAULT_LOCATION` (a null location was never observed)."""
         with self._lock:
             account = self.account(app_id)
             created = []
@@ -377,7 +386,7 @@ class WholeCellState:
                     sku=sku, product_variation_id=account.catalog[sku] if sku else self._id(),
                     status=spec.get("status", "Available"),
                     warehouse=spec.get("warehouse", account.warehouses[0]["name"]),
-                    location=spec.get("location"), order_id=spec.get("order_id"),
+                    location=spec.get("location") or DEFAULT_LOCATION, order_id=spec.get("order_id"),
                     created_at=stamp, updated_at=stamp)
                 account.units[unit.id] = unit
                 account.units_by_update.touch(unit.id, stamp)

@@ -276,7 +276,7 @@ def test_listing_pages_and_filters(client: TemuClient, state: SandboxState, shop
     active = list(client.iter_skus())
     assert sorted(s.sku_sn or "" for s in active) == ["", "IP13-128-BLK"]
     inactive = list(client.iter_skus(sku_search_type=3, sku_status_filter_type=3))
-    assert {(s.sku_sn, s.sub_status) for s in inactive} == {("IP13-128-WHT", 3003), ("PX7-128", 3002)}
+    assert {(s.sku_sn, s.show_sub_status) for s in inactive} == {("IP13-128-WHT", 3003), ("PX7-128", 3002)}
     goods = list(client.iter_goods())
     assert [g.goods_name for g in goods] == ["iPhone 13", "Pixel 7"] and goods[0].quantity == 6
     retrieved = list(client.iter_sku_retrieve(sku_search_type="DELETED"))
@@ -345,12 +345,19 @@ def test_order_lifecycle_filters_and_addresses(client: TemuClient, state: Sandbo
     pending = client.order_detail(sn)
     assert pending.parent_order_map.parent_order_status == 1 and sn.startswith("PO-211-")
     _raises(ErrorClass.FIX_REQUEST, 180020003, lambda: client.shipping_info(sn))
-    before = pending.parent_order_map.update_time or 0
+    assert pending.parent_order_map.update_time is None  # only the list call carries updateTime
+
+    def listed_update_time() -> int:
+        listed = client.order_page(parent_order_sn_list=[sn]).page_items
+        assert len(listed) == 1 and listed[0].parent_order_map.update_time is not None
+        return listed[0].parent_order_map.update_time
+
+    before = listed_update_time()
     state.advance_order(sn)
     state.cancel_line(sn, pending.order_list[0].order_sn, 1)
     detail = client.order_detail(sn)
     assert detail.parent_order_map.parent_order_status == 2
-    assert (detail.parent_order_map.update_time or 0) > before
+    assert listed_update_time() > before
     line = detail.order_list[0]
     assert (line.quantity, line.original_order_quantity, line.canceled_quantity_before_shipment) == (1, 2, 1)
     assert {o.parent_order_sn for o in client.iter_orders(parent_order_status=2)} == {sn, other}

@@ -16,13 +16,13 @@ CREATE = "bg.open.accesstoken.create"
 
 
 @pytest.mark.parametrize(
-    "code", [2000000, 4000000, 4000004, 7000000, 150010005, 150010002, 140020009, 120014006, 110020001]
+    "code", [2000000, 4000000, 4000004, 7000000, 150010005, 150010002, 140020008, 140020009, 120014006, 110020001]
 )
 def test_retryable_codes(code: int) -> None:
     assert classify_code(code, "bg.order.list.v2.get") is ErrorClass.RETRYABLE
 
 
-@pytest.mark.parametrize("code", [3000030, 3000031, 3000032, 3000033, 3000034, 5000000])
+@pytest.mark.parametrize("code", [3000030, 3000031, 3000032, 3000034, 5000000])
 def test_reauthorize_codes(code: int) -> None:
     assert classify_code(code, "bg.order.list.v2.get") is ErrorClass.REAUTHORIZE
 
@@ -35,7 +35,7 @@ def test_token_creation_codes_reauthorize_only_at_token_creation(code: int) -> N
 
 @pytest.mark.parametrize(
     "code",
-    [3000000, 3000001, 3000003, 3000011, 3000012, 3000013, 3000020, 3000040, 5000001, 5000002, 5000003,
+    [3000000, 3000001, 3000003, 3000011, 3000012, 3000013, 3000020, 3000033, 3000040, 5000001, 5000002, 5000003,
      6000001, 150013001, 150013002, 150013003, 120014001, 120014005, 140020002, 999999999],
 )
 def test_fix_request_codes_and_unknown_codes(code: int) -> None:

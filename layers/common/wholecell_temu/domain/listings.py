@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Temu SKU status filters (reference §5.5): 2 Active, 3 Inactive; sub-status 3003 = sold out.
+# Temu SKU status (`status4VO`, filters): 2 Active, 3 Inactive; the four-digit sub-status
+# (`skuShowSubStatus4VO`, not `subStatus4VO`) 3003 = sold out (tests/contract/temu/bg.local.goods.sku.list.query.json).
 TEMU_SKU_ACTIVE = 2
 TEMU_SKU_INACTIVE = 3
 TEMU_SUB_STATUS_SOLD_OUT = 3003

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.temu.models import Amount as TemuAmount
 from wholecell_temu.temu.models import OrderItem
 from wholecell_temu.temu.models import ShippingAddress as TemuAddress
 from wholecell_temu.wholecell.adapter import OrderItem as WholeCellItem
@@ -22,6 +23,16 @@ WAITING_FOR_SELLER = (PENDING, UN_SHIPPING)
 ADDRESS_RELEASED = (UN_SHIPPING, PARTIALLY_SHIPPED)  # an address can be read and is still needed
 CLOSED = (CANCELED, SHIPPED, DELIVERED, PARTIALLY_DELIVERED)  # too late to fill an address
 ADDRESS_CHANGED = "CONFIRMED_CHANGED_ADDRESS"
+# A parent order only moves forward: pending, awaiting shipment, (partially) shipped, (partially)
+# delivered; cancelled ends it. A view showing an earlier stage than the record is an older view.
+LIFECYCLE = {PENDING: 0, UN_SHIPPING: 1, PARTIALLY_SHIPPED: 2, SHIPPED: 3, PARTIALLY_DELIVERED: 4, DELIVERED: 5,
+             CANCELED: 6}
+
+
+def behind(view_status: int, recorded_status: int | None) -> bool:
+    """True when a Temu view shows the order at an earlier stage than the record (unknown codes never are)."""
+    view, recorded = LIFECYCLE.get(view_status), LIFECYCLE.get(recorded_status or -1)
+    return view is not None and recorded is not None and view < recorded
 
 # Temu region ids → ISO country codes (reference §5.4)
 REGION_COUNTRIES = {
@@ -105,11 +116,31 @@ def resolve_line(item: OrderItem, listing_connection: ListingConnection | None, 
                       factor=variation.factor, resolution="product_variation")
 
 
-def price_cents(amount: Decimal | None) -> int | None:
-    """Temu amounts are in currency units ("329.00"); WholeCell wants integer cents."""
+# ISO 4217 minor-unit exponents of the currencies of Temu's sites (reference §5.4). Temu's order
+# money is an integer in the currency's minor unit; a currency missing here gets no price rather
+# than a guessed one.
+MINOR_UNIT_EXPONENT = {
+    "USD": 2, "CAD": 2, "MXN": 2, "BRL": 2, "GBP": 2, "EUR": 2, "PLN": 2, "SEK": 2, "NOK": 2, "DKK": 2,
+    "CHF": 2, "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "AUD": 2, "NZD": 2, "AED": 2, "SAR": 2, "ILS": 2,
+    "ZAR": 2, "TRY": 2, "MYR": 2, "SGD": 2, "PHP": 2, "THB": 2, "JPY": 0, "KRW": 0, "CLP": 0,
+    "KWD": 3, "BHD": 3, "OMR": 3,
+}
+
+
+def price_cents(amount: TemuAmount | None) -> int | None:
+    """A Temu order amount as WholeCell money: integer hundredths of the currency unit ("cents").
+
+    Temu sends an integer in the currency's minor unit (`32900` USD = $329.00 → 32900 cents);
+    a currency without a minor unit (JPY: `32900` = ¥32,900) becomes 3,290,000 hundredths; one
+    with three decimals is rounded half up. None for an unknown currency: no price beats a wrong one.
+    """
     if amount is None:
         return None
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    exponent = MINOR_UNIT_EXPONENT.get(amount.currency.upper())
+    if exponent is None:
+        return None
+    hundredths = Decimal(amount.amount).scaleb(2 - exponent)
+    return int(hundredths.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def wholecell_items(lines: list[LineRecord]) -> list[WholeCellItem]:

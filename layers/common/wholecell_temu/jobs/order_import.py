@@ -15,8 +15,8 @@ One run for one connection:
    than the record's is ignored, so overlapping runs cannot leave WholeCell behind.
 4. Orders skipped earlier (status unmapped, waiting for confirmation) are imported once the
    settings allow it; Unknown SKU lines are fixed once their listing is connected.
-5. The watermark moves forward to the greatest `updateTime` seen (never "now"), held back
-   before any order that failed so the next run sees it again.
+5. The watermark moves forward to the greatest `updateTime` the poll saw (never "now"), held
+   back before any order that failed so the next run sees it again.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from wholecell_temu.domain.orders import (
     ADDRESS_RELEASED,
     CLOSED,
     LineRecord,
+    behind,
     lines_changed,
     mapped_status,
     price_cents,
@@ -64,6 +65,7 @@ CLOCK_SKEW_SECONDS = 300
 OVERLAP_SECONDS = 600  # re-read this much before the watermark: Temu's update times can land late
 LOOKUP_MARGIN = timedelta(minutes=10)  # look an order up among WholeCell orders changed since claim - margin
 AMOUNT_SCOPE = "bg.order.amount.query"
+SN_FILTER_MAX = 20  # bg.order.list.v2.get's parentOrderSnList holds at most 20
 ORDER_WORKERS = 4  # orders processed at once; WholeCell's shared limiter still paces every call
 
 
@@ -143,12 +145,28 @@ class OrderImporter:
         if AMOUNT_SCOPE not in self.context.connection.scopes:
             return {}
         amount = self.context.temu.order_amount(order.parent_order_sn)
-        return {line.order_sn: cents for line in amount.order_list
-                if (cents := price_cents(line.unit_retail_price.amount if line.unit_retail_price else None))
-                is not None}
+        prices = {}
+        for line in amount.order_list:
+            cents = price_cents(line.unit_retail_price)
+            if cents is not None:
+                prices[line.order_sn] = cents
+            elif line.unit_retail_price is not None:
+                self.context.count("prices_in_unknown_currency")
+        return prices
 
     def address(self, order: Order) -> ShippingAddress:
         return read_address(self.context, order.parent_order_sn, order.parent_order_map.region_id)
+
+    def current_view(self, parent_order_sn: str) -> Order:
+        """One order as Temu shows it now, for a re-import or a revisit: the list call filtered
+        to it, which carries `updateTime` (the detail call has none, so its view cannot be
+        ordered against the record); the detail only when the list does not return the order."""
+        page = self.context.temu.order_page(1, SN_FILTER_MAX, parent_order_sn_list=[parent_order_sn])
+        listed = next((o for o in page.page_items if o.parent_order_sn == parent_order_sn), None)
+        if listed is not None:
+            return listed
+        self.context.count("read_by_detail")
+        return self.context.temu.order_detail(parent_order_sn)
 
     # --- one order --------------------------------------------------------------------------
     def reconcile(self, order: Order) -> Outcome:
@@ -267,18 +285,25 @@ class OrderImporter:
         claim (most orders seen again have nothing new); when something changes, the order's
         claim is taken and the plan made again on the record as of the claim, so the WholeCell
         PATCH and the record that follows it never interleave with another run's, and a Temu
-        view older than what the record holds is never applied."""
+        view older than what the record holds is never applied.
+
+        A detail view (no `updateTime`: only the list call has one) cannot be ordered against
+        the record, so it is read again once the claim is held and applied as the newest view:
+        nothing recorded before the claim can be newer than a read made after it."""
         if self.stale(order, record):
             return
         # the prices are the ones recorded at creation; they never change, so lines resolve once
-        lines = self.resolve(order, {line.order_sn: line.unit_price_cents for line in record.lines
-                                     if line.unit_price_cents is not None})
+        prices = {line.order_sn: line.unit_price_cents for line in record.lines if line.unit_price_cents is not None}
+        lines = self.resolve(order, prices)
         if self.follow_up_plan(order, record, lines) is None:
             return
         owner = self.context.run.run_id
         record = self.orders.claim_follow_up(self.connection_id, record.parent_order_sn, owner,
                                              self.context.settings.order_claim_seconds)
         try:
+            if order.parent_order_map.update_time is None:
+                order = self.context.temu.order_detail(record.parent_order_sn)
+                lines = self.resolve(order, prices)
             plan = None if self.stale(order, record) else self.follow_up_plan(order, record, lines)
             if plan is None:
                 self.orders.release_follow_up(self.connection_id, record.parent_order_sn, owner)
@@ -289,7 +314,11 @@ class OrderImporter:
             raise
 
     def stale(self, order: Order, record: OrderRecord) -> bool:
-        if (order.parent_order_map.update_time or 0) < (record.temu_update_time or 0):
+        """An older view than the record's: an earlier `updateTime`, or an earlier stage of the
+        order's life (which also orders a list view against a detail applied before it)."""
+        parent = order.parent_order_map
+        if (parent.update_time is not None and parent.update_time < (record.temu_update_time or 0)) \
+                or behind(parent.parent_order_status, record.temu_status):
             self.context.count("older_temu_view_ignored")
             return True
         return False
@@ -306,13 +335,13 @@ class OrderImporter:
             patch.order_items = wholecell_items(lines)
         address_state, address_reason = record.address_state, record.address_reason
         if ADDRESS_CHANGED in parent.fulfillment_warning and record.address_state == "filled" \
-                and (parent.update_time or 0) != record.temu_update_time:
+                and parent.update_time is not None and parent.update_time != record.temu_update_time:
             address_state = "awaiting"  # the backfill pulls the changed address again
         if address_state == "awaiting" and status_code in CLOSED:
             address_state, address_reason = "unavailable", f"Temu status {status_code} before an address was read"
         plan = FollowUp(patch, lines, address_state, address_reason)
         if patch.model_fields_set or status_code != record.temu_status or address_state != record.address_state \
-                or parent.update_time != record.temu_update_time:
+                or (parent.update_time is not None and parent.update_time != record.temu_update_time):
             return plan
         return None
 
@@ -336,7 +365,8 @@ class OrderImporter:
             self.context.count("address_changes")
         self.orders.update_imported(record.model_copy(update={
             "wholecell_status": patch.status or record.wholecell_status, "lines": lines,
-            "temu_status": parent.parent_order_status, "temu_update_time": parent.update_time,
+            "temu_status": parent.parent_order_status,
+            "temu_update_time": record.temu_update_time if parent.update_time is None else parent.update_time,
             "address_state": plan.address_state, "address_reason": plan.address_reason}), owner,
             address_changed=address_changed)
         fixed = len(record.unknown_sku_lines) - sum(1 for line in lines if line.resolution == "unknown")
@@ -367,7 +397,7 @@ class OrderImporter:
                          and self.listings_by_sku[line.sku_id or 0].connection is not None
                          for line in record.unknown_sku_lines):
                 continue
-            outcomes.append(self.reconcile(self.context.temu.order_detail(sn)))
+            outcomes.append(self.reconcile(self.current_view(sn)))
         return outcomes
 
 
@@ -388,7 +418,7 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
                              first_run=watermark is None and parent_order_sn is None,
                              explicit=parent_order_sn is not None)
     if parent_order_sn is not None:  # re-import of one order (admin)
-        outcome = importer.reconcile(context.temu.order_detail(parent_order_sn))
+        outcome = importer.reconcile(importer.current_view(parent_order_sn))
         if outcome.failed:
             raise ExternalApiError(outcome.failed, error_class=ErrorClass.RETRYABLE, operation="reimport")
         if outcome.unfinished:  # delivered again, once the other run has let the order go
@@ -401,13 +431,16 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     # the window's end allows for Temu's clock running ahead of ours (the watermark is Temu's time)
     pages = context.temu.iter_orders(update_at_start=start, update_at_end=now + CLOCK_SKEW_SECONDS)
     with ThreadPoolExecutor(max_workers=ORDER_WORKERS) as pool:
-        outcomes = list(pool.map(importer.reconcile, pages))
-        outcomes += importer.revisit_unresolved()
+        polled = list(pool.map(importer.reconcile, pages))
+    revisited = importer.revisit_unresolved()
+    outcomes = polled + revisited
     context.count("orders_seen", len(outcomes))
 
     failed = [o for o in outcomes if o.failed]
-    held = [o for o in outcomes if o.failed or o.unfinished]
-    newest = max((o.update_time for o in outcomes if o not in held), default=watermark or 0)
+    # only the poll moves the watermark: a revisit reads its order later than the poll read the
+    # window, and its work list (not the watermark) brings a failed one back next run
+    held = [o for o in polled if o.failed or o.unfinished]
+    newest = max((o.update_time for o in polled if o not in held), default=watermark or 0)
     if held:
         newest = min(newest, min(o.update_time for o in held) - 1)  # see them again next run
     if newest and (watermark is None or newest > watermark):

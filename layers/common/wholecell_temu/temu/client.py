@@ -159,8 +159,7 @@ class TemuClient:
         try:
             return model.model_validate(result if result is not None else {})
         except ValidationError as exc:
-            raise self._error(f"unexpected result shape: {exc.error_count()} problems",
-                              ErrorClass.FIX_REQUEST, api_type) from None
+            raise self._error(_shape_message(api_type, exc), ErrorClass.FIX_REQUEST, api_type) from None
 
     # --- authorization ---------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class TemuClient:
         """`temu.local.sku.list.retrieve` (cursor paging; ids travel as strings here)."""
         return self._typed(SkuRetrievePage, "temu.local.sku.list.retrieve", {
             "pageSize": page_size, "pageToken": page_token or None, "skuSearchType": sku_search_type,
-            "goodsIdList": _list(goods_id_list),
+            "goodsIdList": [str(i) for i in goods_id_list] if goods_id_list else None,
             "skuIdList": [str(i) for i in sku_id_list] if sku_id_list else None,
             "outSkuSnList": _list(out_sku_sn_list),
         })
@@ -264,12 +263,12 @@ class TemuClient:
     # --- logistics -------------------------------------------------------------------------
 
     def carriers(self, region_id: int) -> list[Carrier]:
-        result = self.call("bg.logistics.companies.get", {"regionId": region_id})
+        api_type = "bg.logistics.companies.get"
+        result = self.call(api_type, {"regionId": region_id})
         try:
             return CARRIER_LIST.validate_python(result or [])
         except ValidationError as exc:
-            raise self._error(f"unexpected result shape: {exc.error_count()} problems",
-                              ErrorClass.FIX_REQUEST, "bg.logistics.companies.get") from None
+            raise self._error(_shape_message(api_type, exc), ErrorClass.FIX_REQUEST, api_type) from None
 
     def warehouses(self, buy_shipping_label_only: bool | None = None) -> WarehouseList:
         return self._typed(WarehouseList, "bg.logistics.warehouse.list.get",
@@ -356,3 +355,11 @@ def process_rate_limiter(rate: float) -> RateLimiter:
 
 
 __all__ = ["MAX_PAGE_SIZE", "TemuClient", "process_rate_limiter"]
+
+
+def _shape_message(api_type: str, exc: ValidationError) -> str:
+    """A field the integration reads came in another shape than documented: say which (never the value)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "result"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{api_type} answered an unexpected shape: {where}: {first['msg']}{more}"

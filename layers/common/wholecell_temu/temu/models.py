@@ -1,20 +1,44 @@
 """Typed `result` payloads of the Temu endpoints the integration uses, and shipment requests.
 
 This module is the one place that knows Temu's field names: attributes are snake_case with
-the wire camelCase as alias. Models are lenient where Temu is inconsistent (unknown fields
-are ignored, newer fields may be absent) and strict where mistakes are costly: ids are ints,
-accepted as ints or decimal strings (the `temu.local.*` APIs send strings), never floats,
-because ~15-digit ids do not survive a float. Buyer addresses and tokens never show in
-`repr`/`str`, so an accidental log line cannot leak them.
+the wire camelCase as alias; the types are the ones Temu's partner documentation gives
+(tests/contract/temu/ holds them, each with its source).
+
+Tolerant where it is safe, strict where it matters (docs/decisions.md, 2026-12-06):
+- a field the integration reads has a plain type and fails the call loudly, naming the Temu
+  type and the field, when Temu sends something else;
+- a field it does not read is `Lenient`: a value of an unexpected type becomes None and is
+  logged once per model and field, so one odd field never fails a page;
+- unknown fields are ignored and newer fields may be absent.
+Ids are ints, accepted as ints or decimal strings (the `temu.local.*` APIs send strings),
+never floats, because ~15-digit ids do not survive a float. Money amounts of the order APIs
+are integers in the currency's minor unit, strictly. Buyer addresses and tokens never show
+in `repr`/`str`, so an accidental log line cannot leak them.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, Strict, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.alias_generators import to_camel
+
+log = logging.getLogger(__name__)
 
 
 def _parse_id(value: object) -> object:
@@ -28,6 +52,30 @@ def _parse_id(value: object) -> object:
 
 TemuId = Annotated[int, BeforeValidator(_parse_id), Strict()]
 
+_odd_fields_seen: set[tuple[str, str, str]] = set()
+_odd_fields_lock = threading.Lock()
+
+
+def _tolerate(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """A field the integration does not read: a value of an unexpected type becomes None,
+    logged once per model, field and JSON type (never the value: it may be a buyer's)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        key = (info.config.get("title", "?") if info.config else "?", info.field_name or "?",
+               type(value).__name__)
+        with _odd_fields_lock:
+            first = key not in _odd_fields_seen
+            _odd_fields_seen.add(key)
+        if first:
+            log.warning("Temu field of an unexpected type ignored",
+                        extra={"model": key[0], "field": key[1], "seen_type": key[2]})
+        return None
+
+
+T = TypeVar("T")
+Lenient = Annotated[T | None, WrapValidator(_tolerate)]  # a field the integration does not read
+
 
 class TemuModel(BaseModel):
     """Base: camelCase aliases, unknown fields ignored, immutable, constructible by name too."""
@@ -39,8 +87,8 @@ class TemuModel(BaseModel):
 
 
 class AuthEventCode(TemuModel):
-    event_code: str | None = None
-    permits_status: int | None = None
+    event_code: Lenient[str] = None
+    permits_status: Lenient[int] = None
 
 
 class AssociatedMallToken(TemuModel):
@@ -52,42 +100,45 @@ class TokenInfo(TemuModel):
     """`bg.open.accesstoken.info.get`: which shop a token belongs to and what it may call."""
 
     mall_id: TemuId
-    region_id: int | None = None
+    region_id: Lenient[int] = None
     mall_type: int | None = None  # 1 SEMI, 100 LOCAL
     expired_time: int | None = None  # Unix seconds
     api_scope_list: list[str] = Field(default_factory=list)
-    app_subscribe_event_code_list: list[str] = Field(default_factory=list)
-    app_subscribe_status: int | None = None
-    auth_event_code_list: list[AuthEventCode] = Field(default_factory=list)
-    semi_unique_id: str | None = None
+    app_subscribe_event_code_list: Lenient[list[str]] = None
+    app_subscribe_status: Lenient[int] = None
+    auth_event_code_list: Lenient[list[AuthEventCode]] = None
+    semi_unique_id: Lenient[str] = None
 
 
 class AccessToken(TokenInfo):
     """`bg.open.accesstoken.create`: the new token (a secret) plus the token info."""
 
     access_token: SecretStr
-    associated_mall_token_list: list[AssociatedMallToken] = Field(default_factory=list)
+    associated_mall_token_list: Lenient[list[AssociatedMallToken]] = None
 
 
 # --- listings ------------------------------------------------------------------------------
 
 
 class Money(TemuModel):
-    amount: Decimal | None = None
-    currency: str | None = None
+    """A listing price: a decimal string in currency units (`"329.00"`), as the product APIs send it."""
+
+    amount: Lenient[Decimal] = None
+    currency: Lenient[str] = None
 
 
 class SkuSpec(TemuModel):
-    spec_id: int | None = None
-    parent_spec_id: int | None = None
-    spec_name: str | None = None
-    parent_spec_name: str | None = None
+    spec_id: Lenient[int] = None
+    parent_spec_id: Lenient[int] = None
+    spec_name: Lenient[str] = None
+    parent_spec_name: Lenient[str] = None
 
 
 class GoodsSkuInfo(TemuModel):
     sku_id: TemuId
     sku_sn: str | None = None
-    spec_list: list[SkuSpec] = Field(default_factory=list)
+    stock: Lenient[int] = None
+    spec_list: Lenient[list[SkuSpec]] = None
 
 
 class Goods(TemuModel):
@@ -95,77 +146,82 @@ class Goods(TemuModel):
 
     goods_id: TemuId
     goods_name: str | None = None
-    out_goods_sn: str | None = None
-    out_sku_sn_list: list[str] = Field(default_factory=list)
+    out_goods_sn: Lenient[str] = None
+    out_sku_sn_list: Lenient[list[str]] = None
     sku_id_list: list[TemuId] = Field(default_factory=list)
     sku_info_list: list[GoodsSkuInfo] = Field(default_factory=list)
-    quantity: int | None = None
-    price: str | None = None
-    currency: str | None = None
-    thumb_url: str | None = None
-    spec_name: str | None = None
-    cat_id: int | None = None
-    crt_time: int | None = None
-    goods_status_change_time: int | None = None
-    status: int | None = Field(None, alias="status4VO")
-    sub_status: int | None = Field(None, alias="subStatus4VO")
-    goods_show_sub_status: int | None = None
+    quantity: Lenient[int] = None
+    price: Lenient[str] = None
+    currency: Lenient[str] = None
+    thumb_url: Lenient[str] = None
+    spec_name: Lenient[str] = None
+    cat_id: Lenient[int] = None
+    crt_time: Lenient[int] = None
+    goods_status_change_time: Lenient[str] = None  # a string in the docs; unit undocumented
+    status: Lenient[int] = Field(None, alias="status4VO")
+    sub_status: Lenient[int] = Field(None, alias="subStatus4VO")  # 1..14 (StatusFilterEnum)
+    goods_show_sub_status: Lenient[int] = None  # the four-digit code (3003 = sold out)
 
 
 class GoodsPage(TemuModel):
-    page_no: int | None = None
+    page_no: Lenient[int] = None
     total: int = 0
     goods_list: list[Goods] = Field(default_factory=list)
 
 
 class Sku(TemuModel):
-    """One entry of `bg.local.goods.sku.list.query`: per-SKU stock; `sku_sn` is the seller SKU."""
+    """One entry of `bg.local.goods.sku.list.query`: per-SKU stock; `sku_sn` is the seller SKU.
+
+    Two status fields: `status4VO` (2 active, 3 inactive) and `skuShowSubStatus4VO`, the
+    four-digit sub-status (3003 = sold out). `subStatus4VO` is a different enum (1..14).
+    """
 
     goods_id: TemuId
     sku_id: TemuId
     sku_sn: str | None = None
     goods_name: str | None = None
     spec_name: str | None = None
-    spec_list: list[SkuSpec] = Field(default_factory=list)
-    thumb_url: str | None = None
+    spec_list: Lenient[list[SkuSpec]] = None
+    thumb_url: Lenient[str] = None
     stock: int | None = None
-    price: str | None = None
-    currency: str | None = None
-    retail_price: Money | None = None
-    crt_time: int | None = None
+    price: Lenient[str] = None
+    currency: Lenient[str] = None
+    retail_price: Lenient[Money] = None
+    crt_time: Lenient[int] = None
     status: int | None = Field(None, alias="status4VO")
-    sub_status: int | None = Field(None, alias="subStatus4VO")
-    show_sub_status: int | None = Field(None, alias="skuShowSubStatus4VO")
-    goods_is_on_sale: bool | None = None
-    sku_status_change_time: int | None = None
+    sub_status: Lenient[int] = Field(None, alias="subStatus4VO")  # StatusFilterEnum: 1 OUT_OF_STOCK .. 14
+    show_sub_status: int | None = Field(None, alias="skuShowSubStatus4VO")  # 2001 on sale, 3003 sold out, ...
+    goods_is_on_sale: Lenient[int] = None  # an integer in the docs, values undocumented
+    sku_status_change_time: Lenient[str] = None  # a string in the docs; unit undocumented
 
 
 class SkuPage(TemuModel):
-    page_no: int | None = None
+    page_no: Lenient[int] = None
     total: int = 0
     sku_list: list[Sku] = Field(default_factory=list)
 
 
 class RetrievedSku(TemuModel):
-    """One entry of `temu.local.sku.list.retrieve` (ids arrive as strings; no stock)."""
+    """One entry of `temu.local.sku.list.retrieve` (ids arrive as strings; statuses are names)."""
 
     goods_id: TemuId
     sku_id: TemuId
     out_sku_sn: str | None = None
-    out_goods_sn: str | None = None
-    sku_status: int | None = None
-    sku_sub_status: int | None = None
+    out_goods_sn: Lenient[str] = None
+    sku_status: str | None = None  # ACTIVE, INACTIVE, INCOMPLETE, DRAFT, DELETED
+    sku_sub_status: Lenient[str] = None  # a name, e.g. OUT_OF_STOCK
     goods_name: str | None = None
     spec_name: str | None = None
-    cat_id: int | None = None
-    thumb_url: str | None = None
-    goods_create_time: int | None = None
-    sku_status_change_time: int | None = None
+    cat_id: Lenient[str] = None
+    thumb_url: Lenient[str] = None
+    stock: Lenient[int] = None
+    goods_create_time: Lenient[int] = None
+    sku_status_change_time: Lenient[int] = None  # ms
 
 
 class Pagination(TemuModel):
     next_token: str | None = None
-    previous_token: str | None = None
+    previous_token: Lenient[str] = None
 
 
 class SkuRetrievePage(TemuModel):
@@ -176,15 +232,15 @@ class SkuRetrievePage(TemuModel):
 
 class StockValue(TemuModel):
     stock: int | None = None
-    stock_type: int | None = None
+    stock_type: Lenient[int] = None  # 0 ordinary, 1 pre-sale, 2 cert ordinary
 
 
 class SkuStockInfo(TemuModel):
     sku_id: TemuId
-    out_sku_sn: str | None = None
+    out_sku_sn: Lenient[str] = None
     self_ordinary_stock: StockValue | None = None
-    self_pre_sale_stock: StockValue | None = None
-    cert_ordinary_stock: StockValue | None = None
+    self_pre_sale_stock: Lenient[StockValue] = None
+    cert_ordinary_stock: Lenient[StockValue] = None
 
 
 class GoodsStock(TemuModel):
@@ -219,7 +275,7 @@ class StockEditResult(TemuModel):
 
     goods_id: TemuId
     operate_result: bool | None = None
-    msg: str | None = None
+    msg: Lenient[str] = None
     sku_stock_edit_status_info_list: list[SkuStockEditStatus] = Field(default_factory=list)
 
     @property
@@ -240,43 +296,44 @@ class Label(TemuModel):
 
 
 class ParentOrder(TemuModel):
-    """`parentOrderMap`; times in Unix seconds. `region_name1..3` only in the detail."""
+    """`parentOrderMap`; times in Unix seconds. `updateTime` only in the list call (the detail
+    has none); `region_name1..3` only in the detail."""
 
     parent_order_sn: str
     parent_order_status: int
-    parent_order_time: int | None = None
-    parent_confirm_time: int | None = None
-    parent_order_pending_finish_time: int | None = None
-    expect_ship_latest_time: int | None = None
-    latest_delivery_time: int | None = None
-    parent_shipping_time: int | None = None
+    parent_order_time: Lenient[int] = None
+    parent_confirm_time: Lenient[int] = None
+    parent_order_pending_finish_time: Lenient[int] = None
+    expect_ship_latest_time: Lenient[int] = None
+    latest_delivery_time: Lenient[int] = None
+    parent_shipping_time: Lenient[int] = None
     update_time: int | None = None
     region_id: int | None = None
-    site_id: int | None = None
+    site_id: Lenient[int] = None
     parent_order_label: list[Label] = Field(default_factory=list)
     fulfillment_warning: list[str] = Field(default_factory=list)
-    has_shipping_fee: bool | None = None
-    order_payment_type: str | None = None
-    shipping_method: int | None = None
-    region_name1: str | None = None
-    region_name2: str | None = None
-    region_name3: str | None = None
+    has_shipping_fee: Lenient[bool] = None
+    order_payment_type: Lenient[str] = None
+    shipping_method: Lenient[int] = None
+    region_name1: Lenient[str] = None
+    region_name2: Lenient[str] = None
+    region_name3: Lenient[str] = None
 
     def has_label(self, name: str) -> bool:
         return any(label.name == name and label.value == 1 for label in self.parent_order_label)
 
 
 class OrderProduct(TemuModel):
-    product_id: int | None = None
-    product_sku_id: int | None = None
-    sold_factor: int | None = None
-    ext_code: str | None = None
+    product_id: Lenient[int] = None
+    product_sku_id: Lenient[int] = None
+    sold_factor: Lenient[int] = None
+    ext_code: Lenient[str] = None
 
 
 class PackageSnInfo(TemuModel):
     package_sn: str
-    package_delivery_type: int | None = None
-    call_success: bool | None = None
+    package_delivery_type: Lenient[int] = None
+    call_success: Lenient[bool] = None
 
 
 class OrderItem(TemuModel):
@@ -286,24 +343,24 @@ class OrderItem(TemuModel):
     goods_id: TemuId | None = None
     sku_id: TemuId | None = None
     quantity: int
-    original_order_quantity: int | None = None
+    original_order_quantity: Lenient[int] = None
     canceled_quantity_before_shipment: int = 0
     order_status: int
-    is_cancelled_during_pending: bool | None = None
+    is_cancelled_during_pending: Lenient[bool] = None
     goods_name: str | None = None
-    original_goods_name: str | None = None
+    original_goods_name: Lenient[str] = None
     spec: str | None = None
-    original_spec_name: str | None = None
-    thumb_url: str | None = None
-    fulfillment_type: str | None = None
-    fulfillment_warning: list[str] = Field(default_factory=list)
-    order_label: list[Label] = Field(default_factory=list)
-    inventory_deduction_warehouse_id: str | None = None
-    order_payment_type: str | None = None
-    order_create_time: int | None = None
-    order_shipping_time: int | None = None
-    product_list: list[OrderProduct] = Field(default_factory=list)
-    package_sn_info: list[PackageSnInfo] = Field(default_factory=list)
+    original_spec_name: Lenient[str] = None
+    thumb_url: Lenient[str] = None
+    fulfillment_type: Lenient[str] = None
+    fulfillment_warning: Lenient[list[str]] = None
+    order_label: Lenient[list[Label]] = None
+    inventory_deduction_warehouse_id: Lenient[str] = None
+    order_payment_type: Lenient[str] = None
+    order_create_time: Lenient[int] = None
+    order_shipping_time: Lenient[int] = None
+    product_list: Lenient[list[OrderProduct]] = None
+    package_sn_info: Lenient[list[PackageSnInfo]] = None
 
 
 class Order(TemuModel):
@@ -322,47 +379,55 @@ class OrderPage(TemuModel):
     page_items: list[Order] = Field(default_factory=list)
 
 
+class Amount(TemuModel):
+    """Money of the order APIs: an integer in the currency's minor unit (US cents: 32900 is
+    $329.00; JPY has no minor unit: 32900 is ¥32,900)."""
+
+    amount: Annotated[int, Strict()]
+    currency: str
+
+
 class AmountLine(TemuModel):
     order_sn: str
-    quantity: int | None = None
-    unit_retail_price: Money | None = None
-    base_price: Money | None = None
-    discount_from_seller: Money | None = None
-    product_tax_amount: Money | None = None
+    quantity: Lenient[int] = None  # the originally ordered quantity
+    unit_retail_price: Amount | None = None
+    base_price: Lenient[Amount] = None
+    discount_from_seller: Lenient[Amount] = None
+    product_tax_amount: Lenient[Amount] = None
 
 
 class ParentAmount(TemuModel):
-    parent_order_sn: str | None = None
-    customer_paid: Money | None = None
-    retail_price_total: Money | None = None
-    shipping_amount_total: Money | None = None
-    tax_total: Money | None = None
-    total_discount: Money | None = None
-    estimated_revenue: Money | None = None
+    parent_order_sn: Lenient[str] = None
+    customer_paid: Lenient[Amount] = None
+    retail_price_total: Lenient[Amount] = None
+    shipping_amount_total: Lenient[Amount] = None
+    tax_total: Lenient[Amount] = None
+    total_discount: Lenient[Amount] = None
+    estimated_revenue: Lenient[Amount] = None
 
 
 class OrderAmount(TemuModel):
-    """`bg.order.amount.query` (whitelisted); the amount unit is as Temu sends it."""
+    """`bg.order.amount.query` (whitelisted)."""
 
     parent_order_map: ParentAmount = Field(default_factory=ParentAmount)
     order_list: list[AmountLine] = Field(default_factory=list)
-    warning: list[str] = Field(default_factory=list)
+    warning: Lenient[list[str]] = None
 
 
 # --- addresses -----------------------------------------------------------------------------
 
 
 class AddressExtra(TemuModel):
-    first_name: str | None = Field(None, repr=False)
-    last_name: str | None = Field(None, repr=False)
-    additional_first_name: str | None = Field(None, repr=False)
-    additional_last_name: str | None = Field(None, repr=False)
-    contactless_drop_point: str | None = Field(None, repr=False)
+    first_name: Lenient[str] = Field(None, repr=False)
+    last_name: Lenient[str] = Field(None, repr=False)
+    additional_first_name: Lenient[str] = Field(None, repr=False)
+    additional_last_name: Lenient[str] = Field(None, repr=False)
+    contactless_drop_point: Lenient[str] = Field(None, repr=False)
 
 
 class AddressWarning(TemuModel):
-    is_restriction: bool | None = None
-    reason: int | None = None  # 1 COD, 2 restricted from self-shipping, 3 buy-shipping only
+    is_restriction: Lenient[bool] = None
+    reason: Lenient[int] = None  # 1 COD, 2 restricted from self-shipping, 3 buy-shipping only, 5 store delivery
 
 
 class ShippingAddress(TemuModel):
@@ -372,23 +437,23 @@ class ShippingAddress(TemuModel):
     """
 
     receipt_name: str | None = Field(None, repr=False)
-    receipt_additional_name: str | None = Field(None, repr=False)
+    receipt_additional_name: Lenient[str] = Field(None, repr=False)
     mobile: str | None = Field(None, repr=False)
-    backup_mobile: str | None = Field(None, repr=False)
-    mail: str | None = Field(None, repr=False)
+    backup_mobile: Lenient[str] = Field(None, repr=False)
+    mail: Lenient[str] = Field(None, repr=False)
     region_name1: str | None = Field(None, repr=False)
     region_name2: str | None = Field(None, repr=False)
     region_name3: str | None = Field(None, repr=False)
-    region_name4: str | None = Field(None, repr=False)
+    region_name4: Lenient[str] = Field(None, repr=False)
     address_line1: str | None = Field(None, repr=False)
     address_line2: str | None = Field(None, repr=False)
     address_line3: str | None = Field(None, repr=False)
-    address_line_all: str | None = Field(None, repr=False)
+    address_line_all: Lenient[str] = Field(None, repr=False)
     post_code: str | None = Field(None, repr=False)
-    tax_code: str | None = Field(None, repr=False)
-    tax_code_type: str | None = Field(None, repr=False)
-    address_extra: AddressExtra | None = Field(None, repr=False)
-    warning: AddressWarning | None = None
+    tax_code: Lenient[str] = Field(None, repr=False)
+    tax_code_type: Lenient[int] = Field(None, repr=False)  # an integer in the docs; values undocumented
+    address_extra: Lenient[AddressExtra] = Field(None, repr=False)
+    warning: Lenient[AddressWarning] = None
 
     @property
     def is_masked(self) -> bool:
@@ -405,7 +470,7 @@ class Carrier(TemuModel):
 
     logistics_service_provider_id: TemuId
     logistics_service_provider_name: str | None = None
-    logistics_brand_name: str | None = None
+    logistics_brand_name: Lenient[str] = None
 
 
 CARRIER_LIST: TypeAdapter[list[Carrier]] = TypeAdapter(list[Carrier])
@@ -413,12 +478,12 @@ CARRIER_LIST: TypeAdapter[list[Carrier]] = TypeAdapter(list[Carrier])
 
 class Warehouse(TemuModel):
     warehouse_id: str
-    warehouse_name: str | None = None
+    warehouse_name: Lenient[str] = None
     default_warehouse: bool | None = None
-    warehouse_brand: str | None = None
-    region_id1: int | None = None
-    warehouse_management_type: int | None = None
-    enable_buy_shipping_label: bool | None = None
+    warehouse_brand: Lenient[str] = None
+    region_id1: Lenient[int] = None
+    warehouse_management_type: Lenient[int] = None
+    enable_buy_shipping_label: Lenient[bool] = None
 
 
 class WarehouseList(TemuModel):
@@ -429,27 +494,27 @@ class WarehouseList(TemuModel):
 
 
 class ShipmentConfirmResult(TemuModel):
-    assistant_agreement_text: str | None = None
-    warning_message: list[Any] | None = None
+    assistant_agreement_text: Lenient[str] = None
+    warning_message: Lenient[list[Any]] = None
 
 
 class SubPackageShipment(TemuModel):
     carrier_id: TemuId | None = None
-    carrier_name: str | None = None
-    package_sn: str | None = None
-    package_delivery_type: int | None = None
+    carrier_name: Lenient[str] = None
+    package_sn: Lenient[str] = None
+    package_delivery_type: Lenient[int] = None
     tracking_number: str | None = None
 
 
 class ShipmentInfo(TemuModel):
     carrier_id: TemuId | None = None
-    carrier_name: str | None = None
+    carrier_name: Lenient[str] = None
     tracking_number: str | None = None
     sku_id: TemuId | None = None
     quantity: int | None = None
-    package_sn: str | None = None
-    package_delivery_type: int | None = None
-    tracking_warning_label: int | None = None
+    package_sn: Lenient[str] = None
+    package_delivery_type: Lenient[int] = None
+    tracking_warning_label: Lenient[int] = None
     sub_package_shipment_info_list: list[SubPackageShipment] = Field(default_factory=list)
 
 
