@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+TRANSLATOR_VENV := .venv-translator
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
@@ -33,7 +34,14 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyprojec
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+# SAM's own translator expands each function's policies for the local stack's IAM checks; its
+# pydantic pin clashes with the runtime's, so it gets a virtual environment of its own.
+$(TRANSLATOR_VENV)/.installed: requirements-translator.txt
+	$(PYTHON) -m venv $(TRANSLATOR_VENV)
+	$(TRANSLATOR_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-translator.txt
+	touch $@
+
+install: $(VENV)/.installed $(TRANSLATOR_VENV)/.installed
 
 # SAM CLI pins clash with the runtime stack: it gets its own virtual environment.
 $(SAM_VENV)/.installed:
@@ -86,7 +94,7 @@ build: $(SAM_VENV)/.installed
 	PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(SAM) build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(TRANSLATOR_VENV) .aws-sam .mypy_cache .ruff_cache
 
 bench-footprint: install
 	$(PY) -m bench.footprint

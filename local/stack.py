@@ -50,7 +50,9 @@ import boto3
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local import iam
 from local.http_api import Route, wsgi_app
+from local.iam import Credentials
 from local.sandboxes.common import RunningServer
 from local.template import ACCOUNT_ID, REGION, Function, SqsMapping, Template, load_template, queue_arn
 from local.workers import FunctionTimeout, InvocationError, Worker, WorkerCrashed, WorkerSpec
@@ -133,7 +135,7 @@ class LocalStack:
                  moto_port: int = 0, temu_port: int = 0, wholecell_port: int = 0,
                  log_prefix: bool = False, dynamodb_endpoint: str | None = None,
                  concurrency: int = 1, function_timeouts: Mapping[str, float] | None = None,
-                 worker_output: Path | None = None) -> None:
+                 worker_output: Path | None = None, enforce_iam: bool = True) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -144,6 +146,11 @@ class LocalStack:
         self.concurrency = max(1, int(concurrency))  # invocations of one function at once (see module doc)
         self.function_timeouts = dict(function_timeouts or {})  # logical id -> seconds, over the template's
         self.worker_output = worker_output  # every worker's stdout and stderr appended here (default: ours)
+        # each function calls AWS with exactly its template role's policies (local/iam.py); only with
+        # the stack's own moto (an external endpoint enforces, or not, by itself)
+        self.enforce_iam = enforce_iam
+        self.function_credentials: dict[str, Credentials] = {}
+        self._iam_enforced: contextlib.ExitStack | None = None
         unknown = set(self.function_timeouts) - set(self.template.functions)
         if unknown:
             raise ValueError(f"function_timeouts for unknown functions: {sorted(unknown)}")
@@ -187,8 +194,14 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._stopping.clear()
         try:
-            self._start_aws()
-            self._create_resources()
+            with iam.bootstrapping() if self._owns_moto else contextlib.nullcontext():
+                self._start_aws()
+                self._create_resources()
+                if self.enforce_iam and self._moto is not None:
+                    self._create_identities()
+            if self.function_credentials:
+                self._iam_enforced = contextlib.ExitStack()
+                self._iam_enforced.enter_context(iam.enforced())
             self._start_sandboxes()
             external = {"TEMU_GATEWAY_URL": self.temu_gateway_url, "TEMU_AUTHORIZE_URL": self.temu_authorize_url,
                         "WHOLECELL_API_URL": self.wholecell_api_url}
@@ -198,6 +211,8 @@ class LocalStack:
                                         external=external)
                 if self.dynamodb_endpoint_url != self.endpoint_url:
                     env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint_url
+                if logical_id in self.function_credentials:
+                    env |= self.function_credentials[logical_id].environment()
                 self.environments[logical_id] = env | self.env_overrides
             self._start_api()
             self._delivering.set()
@@ -233,6 +248,10 @@ class LocalStack:
             if server is not None:
                 server.stop()
         self.temu = self.wholecell = None
+        if self._iam_enforced is not None:
+            self._iam_enforced.close()
+            self._iam_enforced = None
+        self.function_credentials.clear()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -275,6 +294,20 @@ class LocalStack:
         self._set_environ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint_url)  # in-process code too
         self._set_environ("AWS_DEFAULT_REGION", REGION)
         self._set_environ("AWS_REGION", REGION)
+
+    @property
+    def _owns_moto(self) -> bool:
+        """This stack starts moto in-process (no AWS_ENDPOINT_URL given)."""
+        return self._moto is not None or not os.environ.get("AWS_ENDPOINT_URL")
+
+    def _create_identities(self) -> None:
+        """Once the stack runs, every call to moto is checked: functions with their role's
+        policies, the harness (this process, the runner, tests) as an administrator."""
+        policies = iam.function_policies(self.template.path, self.template.parameters)
+        resolver = self.template.resolver(self.queue_urls, self.secret_arns)
+        admin, self.function_credentials = iam.create_identities(self.endpoint_url, policies, resolver)
+        for key, value in admin.environment().items():
+            self._set_environ(key, value)
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local AWS endpoint (DynamoDB: `dynamodb_endpoint_url`)."""

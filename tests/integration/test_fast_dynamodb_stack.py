@@ -35,8 +35,10 @@ def engine() -> Iterator[str]:
 
 
 def client(service: str, endpoint: str) -> Any:
+    """With the credentials the running stack gives this process (moto checks IAM)."""
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION,  # type: ignore[call-overload]
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
 
 
 def test_dynamodb_goes_to_the_fast_engine_and_the_rest_stays_on_moto(engine: str,
