@@ -27,15 +27,27 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TextIO
 
 INIT_TIMEOUT = 60.0  # cold imports (boto3, powertools, pydantic) on a busy 2-core machine
-# The host's clock settings pass through (libfaketime's included), so every process of the local
-# stack shares one clock, as a real host's do: a run of the suite at a shifted date stays coherent.
+# The host's clock settings pass through (libfaketime's, and the test suite's shifted date), so
+# every process of the local stack shares one clock, as a real host's do: a run at another date
+# stays coherent.
+SHIFT_VARIABLE = "TEST_CLOCK_SHIFT_DAYS"  # tests/conftest.py: the suite runs that many days ahead
 _KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT", "LD_PRELOAD", "FAKETIME",
-             "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE")
+             "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE", SHIFT_VARIABLE)
+
+
+def _shift_clock() -> None:
+    """Run this worker's wall clock as many days ahead as the test process runs its own."""
+    days = os.environ.get(SHIFT_VARIABLE)
+    if days:
+        import time_machine  # noqa: PLC0415 - a development dependency, only for shifted test runs
+
+        time_machine.travel(datetime.now(UTC) + timedelta(days=float(days)), tick=True).start()
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ def _worker_main(conn: Connection) -> None:
     """Body of the worker process: become the function, then answer invocations until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops its workers
     sys.path.pop(0)  # this script's directory; the function's own paths go first instead
+    _shift_clock()
     config: dict[str, Any] = conn.recv()
     name, handler_name, timeout_default = config["function_name"], config["handler"], config["timeout"]
     if config["log_prefix"]:

@@ -3,9 +3,9 @@
 `TEST_CLOCK_SHIFT_DAYS=365 pytest tests/unit tests/integration` moves this process's wall clock
 (time.time, datetime.now, ...) that many days ahead for the whole session, time still flowing, so a
 test that only passes on the day it was written fails now, not the day its dates go stale.
-`make test` runs the unit and integration tests once more with the clock a year ahead. Processes
-the tests start (the local stack's workers) keep the real clock; the e2e suite is shifted as a whole
-with libfaketime instead (README, "Tests at another date").
+`make test` runs the unit and integration tests once more with the clock a year ahead. The local
+stack's workers inherit the variable and shift their own clocks (local/workers.py), so the e2e suite
+runs at another date too (README, "Tests at another date").
 """
 
 from __future__ import annotations

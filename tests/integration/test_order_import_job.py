@@ -426,13 +426,15 @@ def test_a_reimport_applies_what_temu_shows_now(tables: None) -> None:
     temu = FakeTemu([temu_order("PO-1", 1, now - 300), temu_order("PO-2", 1, now - 300)])
     wholecell = FakeWholeCell()
     order_import.run(context(temu, wholecell))
+    repo = OrderRepository()
+    po1, po2 = (repo.get("c1", sn).wholecell_order_id for sn in ("PO-1", "PO-2"))  # type: ignore[union-attr]
     temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 4, now - 100)]
     order_import.run(context(temu, wholecell), parent_order_sn="PO-1")
-    assert wholecell.status[1] == "Awaiting Fulfillment" and temu.detail_reads == 0
+    assert wholecell.status[po1] == "Awaiting Fulfillment" and temu.detail_reads == 0
     temu.unlisted = {"PO-2"}
     ctx = context(temu, wholecell)
     order_import.run(ctx, parent_order_sn="PO-2")
-    assert wholecell.status[2] == "Shipped" and ctx.counts["read_by_detail"] == 1
+    assert wholecell.status[po2] == "Shipped" and ctx.counts["read_by_detail"] == 1
     assert temu.detail_reads == 2  # once to decide, once more under the claim
     record = OrderRepository().get("c1", "PO-2")
     assert record is not None and record.wholecell_status == "Shipped" and record.temu_status == 4
@@ -440,7 +442,7 @@ def test_a_reimport_applies_what_temu_shows_now(tables: None) -> None:
     temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 2, now - 200)]  # an older list view
     temu.unlisted = set()
     order_import.run(context(temu, wholecell), parent_order_sn="PO-2")
-    assert wholecell.status[2] == "Shipped"
+    assert wholecell.status[po2] == "Shipped"
 
 
 def test_only_the_poll_moves_the_watermark(tables: None) -> None:
