@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-SHIFT_VARIABLE = "TEST_CLOCK_SHIFT_DAYS"
+from local.workers import SHIFT_VARIABLE  # one name for the shifted date, here and in the workers
+
 _travel: list[time_machine.travel] = []
 
 
