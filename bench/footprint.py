@@ -149,8 +149,8 @@ def fan_out(connections: int) -> dict[str, Any]:
         with ConnectionModel.batch_write() as batch:
             for n in range(connections):
                 batch.save(ConnectionModel(f"c{n:05d}", name=f"shop {n}", status="active", created_at=stamp,
-                                           updated_at=stamp, temu_region="US", wholecell_secret_arn="x",
-                                           webhook_secret_arn="y", settings=enabled))
+                                           updated_at=stamp, temu_region="US", credentials_secret_arn="x",
+                                           credentials_version="v", settings=enabled))
         services = Services(settings, ConnectionRepository(), RunLog(), None)  # type: ignore[arg-type]
         jobs: dict[str, Any] = {}
         for job in JOBS:

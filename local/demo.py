@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
 import requests
+from botocore.exceptions import ClientError
 
 from local.stack import LocalStack
+from local.template import REGION
 
 ROOT = Path(__file__).resolve().parents[1]
 WHOLECELL_APP = ("demo-wholecell-app", "demo-wholecell-secret")
@@ -46,7 +49,7 @@ class Demo:
         self.stack = stack
         self.summary: dict[str, int] = {
             "listings_imported": 0, "listings_connected": 0, "quantities_pushed": 0, "orders_imported": 0,
-            "addresses_filled": 0, "shipments_confirmed": 0, "errors": 0,
+            "addresses_filled": 0, "shipments_confirmed": 0, "connection_secrets": 0, "errors": 0,
         }
         self.connection_id = ""
         self.mall_id = 0
@@ -289,6 +292,35 @@ class Demo:
             self.stage("Import Temu orders into WholeCell", self.import_orders)
             self.stage("Fill addresses once Temu releases them", self.fill_addresses)
             self.stage("Confirm WholeCell shipments on Temu", self.confirm_shipments)
+            self.stage("Run as deployed: one secret, each function only its role", self.least_privilege)
+
+    def least_privilege(self) -> None:
+        """The local stack runs every function with its template role, as AWS would (IAM enforced)."""
+        secrets = self.stack.client("secretsmanager")
+        prefix = f"wholecell-temu/{self.stack.template.parameters['Stage']}/connections/{self.connection_id}"
+        names = [s["Name"] for s in secrets.list_secrets(MaxResults=100)["SecretList"] if s["Name"].startswith(prefix)]
+        if names != [prefix]:
+            raise RuntimeError(f"expected one secret for the connection, found {names}")
+
+        def reads(function: str) -> str:
+            creds = self.stack.function_credentials[function]
+            client = boto3.client("secretsmanager", endpoint_url=self.stack.endpoint_url,  # type: ignore[call-overload]
+                                  region_name=REGION, aws_access_key_id=creds.access_key_id,
+                                  aws_secret_access_key=creds.secret_access_key)
+            try:
+                client.get_secret_value(SecretId=prefix)
+            except ClientError as exc:  # moto answers 403 with IAM's message, AWS AccessDeniedException
+                denied = exc.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+                return "AccessDenied" if denied else str(exc.response["Error"]["Code"])
+            return "allowed"
+
+        webhook, push = reads("ShipmentWebhookFunction"), reads("ShipmentPushFunction")
+        if push != "allowed" or webhook == "allowed":
+            raise RuntimeError(f"IAM not as the template says: webhook {webhook}, shipment push {push}")
+        self.summary["connection_secrets"] = len(names)
+        self.say(f"the connection's credentials are one secret ({names[0]}): the shipment push's role "
+                 f"reads it ({push}), the webhook's is refused ({webhook}); "
+                 f"{len(self.stack.function_credentials)} functions, each with only its template role")
 
 
 def main() -> int:

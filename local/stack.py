@@ -61,8 +61,14 @@ TEMU_ROUTER_PATH = "/openapi/router"
 TEMU_AUTHORIZE_PATH = "/open-platform/client-manage/authorization"
 WHOLECELL_API_PATH = "/api/v1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-DEFAULT_PORTS = {"api": 3000, "moto": 4566, "temu": 7001, "wholecell": 7002}
+DEFAULT_PORTS = {"api": 3000, "moto": 4566, "temu": 7001, "wholecell": 7002, "lambda": 3001}
 DOCKER_HOST = "host.docker.internal"
+LOOPBACK = "127.0.0.1"
+
+
+def reachable_host(bind_host: str) -> str:
+    """The address to call a server bound to `bind_host` at (every interface: loopback)."""
+    return LOOPBACK if bind_host in ("", "0.0.0.0", "::") else bind_host
 
 
 def moto_queue_url(endpoint: str, name: str) -> str:
@@ -135,7 +141,8 @@ class LocalStack:
                  moto_port: int = 0, temu_port: int = 0, wholecell_port: int = 0,
                  log_prefix: bool = False, dynamodb_endpoint: str | None = None,
                  concurrency: int = 1, function_timeouts: Mapping[str, float] | None = None,
-                 worker_output: Path | None = None, enforce_iam: bool = True) -> None:
+                 worker_output: Path | None = None, enforce_iam: bool = True,
+                 bind_host: str = LOOPBACK) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -158,6 +165,9 @@ class LocalStack:
         # workers_killed: what happened to SQS messages and workers (read by chaos runs)
         self.stats: Counter[str] = Counter()
         self._ports = {"moto": moto_port, "temu": temu_port, "wholecell": wholecell_port}
+        # the address every server listens on (moto, sandboxes, HTTP API); 0.0.0.0 makes them reachable
+        # from containers too (`sam local invoke`, README); URLs name `reachable_host(bind_host)`
+        self.bind_host = bind_host
 
         self.endpoint_url = ""  # moto (or AWS_ENDPOINT_URL): SQS, Secrets Manager and, by default, DynamoDB
         # DynamoDB only (tables included), when given or in AWS_ENDPOINT_URL_DYNAMODB; else endpoint_url
@@ -222,7 +232,7 @@ class LocalStack:
                         suffix = f"-{number}" if number else ""
                         self._spawn(f"sqs-{function.logical_id}-{mapping.event}{suffix}", self._poll, function,
                                     mapping)
-                if self.schedule_seconds > 0 and function.schedules:
+                if self.schedule_seconds > 0 and any(schedule.enabled for schedule in function.schedules):
                     self._spawn(f"schedule-{function.logical_id}", self._tick, function)
         except BaseException:
             self.stop()
@@ -278,10 +288,10 @@ class LocalStack:
         if not endpoint:
             from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only when no endpoint is given
 
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._ports["moto"], verbose=False)
+            self._moto = ThreadedMotoServer(ip_address=self.bind_host, port=self._ports["moto"], verbose=False)
             self._moto.start()
-            host, port = self._moto.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
+            _, port = self._moto.get_host_and_port()
+            endpoint = f"http://{reachable_host(self.bind_host)}:{port}"
             # moto's backends live in this process: start every stack from a clean slate
             requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         for key, value in DUMMY_CREDENTIALS.items():
@@ -384,14 +394,15 @@ class LocalStack:
         options: dict[str, Any] = {}
         if name == "temu" and "TEMU_APP_KEY" in os.environ:  # the functions sign with these
             options["app_keys"] = {os.environ["TEMU_APP_KEY"]: os.environ.get("TEMU_APP_SECRET", "")}
-        server: RunningServer = module.serve(host="127.0.0.1", port=self._ports[name], **options)
+        server: RunningServer = module.serve(host=self.bind_host, port=self._ports[name], **options)
+        server.url = f"http://{reachable_host(self.bind_host)}:{server.port}"
         return server
 
     def _start_api(self) -> None:
         routes = [Route(f.logical_id, r) for f in self.template.functions.values() for r in f.http_routes]
         app = wsgi_app(routes, self.invoke, lambda: self.api_url.removeprefix("http://"))
-        self._api_server = make_server("127.0.0.1", self.api_port, app, threaded=True)
-        self.api_url = f"http://127.0.0.1:{self._api_server.server_port}"
+        self._api_server = make_server(self.bind_host, self.api_port, app, threaded=True)
+        self.api_url = f"http://{reachable_host(self.bind_host)}:{self._api_server.server_port}"
         self._spawn("http-api", self._api_server.serve_forever)
 
     def _notice(self, text: str) -> None:
@@ -427,9 +438,21 @@ class LocalStack:
 
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Invoke a function synchronously; raises local.workers.InvocationError if it fails."""
-        if self.concurrency == 1:
-            return self.worker(function_logical_id).invoke(event)
+        with self._checked_out_worker(function_logical_id) as worker:
+            return worker.invoke(event)
+
+    def invoke_logged(self, function_logical_id: str, event: Any) -> tuple[Any, str]:
+        """`invoke`, plus what the function printed during the invocation: (result, logs); a
+        failure's InvocationError carries them in `logs` (local.workers.Worker.invoke_logged)."""
+        with self._checked_out_worker(function_logical_id) as worker:
+            return worker.invoke_logged(event)
+
+    @contextlib.contextmanager
+    def _checked_out_worker(self, function_logical_id: str) -> Iterator[Worker]:
         first = self.worker(function_logical_id)
+        if self.concurrency == 1:
+            yield first
+            return
         with self._lock:  # an idle warm worker, else a new one (a cold start), as Lambda scales out
             pool = self._more_workers.setdefault(function_logical_id, [])
             worker = next((w for w in [first, *pool] if id(w) not in self._checked_out), None)
@@ -438,7 +461,7 @@ class LocalStack:
                 pool.append(worker)
             self._checked_out.add(id(worker))
         try:
-            return worker.invoke(event)
+            yield worker
         finally:
             with self._lock:
                 self._checked_out.discard(id(worker))
@@ -501,10 +524,14 @@ class LocalStack:
 
     def _tick(self, function: Function) -> None:
         while not self._stopping.wait(self.schedule_seconds):
-            try:
-                self.fire_schedule(function.logical_id)
-            except InvocationError as exc:
-                self._notice(f"[local] scheduled {exc}")
+            for schedule in function.schedules:
+                if not schedule.enabled:
+                    continue
+                try:
+                    with self._delivery():
+                        self.invoke(function.logical_id, schedule.input)
+                except InvocationError as exc:
+                    self._notice(f"[local] scheduled {exc}")
 
     def _pollers(self, mapping: SqsMapping) -> int:
         if self.concurrency == 1:

@@ -62,12 +62,96 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM template; intrinsics come back in long form."""
+    """Parse a CloudFormation/SAM template; intrinsics come back in long form, and the
+    `AWS::LanguageExtensions` transform's static parts are applied as CloudFormation applies
+    them before SAM's transform: `Fn::ForEach` expanded, `Fn::FindInMap` on literal keys
+    resolved (tests/unit/test_template.py compares the result with cfn-lint's own expansion)."""
     with path.open(encoding="utf-8") as fh:
         data = yaml.load(fh, Loader=_CfnLoader)  # a SafeLoader subclass
     if not isinstance(data, dict):
         raise TemplateError(f"{path} is not a template")
-    return data
+    return language_extensions(data)
+
+
+_FOR_EACH = "Fn::ForEach::"
+
+
+def language_extensions(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with `Fn::ForEach` loops expanded and literal `Fn::FindInMap`s resolved."""
+    transforms = template.get("Transform")
+    if "AWS::LanguageExtensions" not in (transforms if isinstance(transforms, list) else [transforms]):
+        return template
+    mappings = template.get("Mappings") or {}
+    taken = set(template.get("Parameters") or {}) | set(template.get("Resources") or {})
+    for section in ("Resources", "Outputs", "Conditions"):
+        for key in template.get(section) or {}:
+            if key.startswith(_FOR_EACH) and key.removeprefix(_FOR_EACH) in taken:
+                raise TemplateError(f"{key}: a loop's name may not be a parameter's or a resource's")
+    expanded = dict(template)
+    for section in ("Resources", "Outputs", "Conditions"):
+        if isinstance(template.get(section), dict):
+            expanded[section] = _resolve_static(_expand_for_each(template[section]), mappings)
+    return expanded
+
+
+def _expand_for_each(section: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith(_FOR_EACH):
+            out[key] = value
+            continue
+        identifier, collection, fragment = value
+        if not (isinstance(collection, list) and all(isinstance(v, str) for v in collection)):
+            raise TemplateError(f"{key}: only a literal list of strings is supported locally")
+        for item in collection:
+            for name, body in _expand_for_each(_substitute(fragment, identifier, item)).items():
+                if name in out:
+                    raise TemplateError(f"{key}: {name} defined twice")
+                out[name] = body
+    return out
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    """`${id}` and `&{id}` (alphanumerics only) in keys and strings; `{"Ref": id}` is the item."""
+    if isinstance(value, str):
+        alnum = re.sub(r"[^A-Za-z0-9]", "", item)
+        return value.replace("${" + identifier + "}", item).replace("&{" + identifier + "}", alnum)
+    if isinstance(value, list):
+        return [_substitute(v, identifier, item) for v in value]
+    if isinstance(value, dict):
+        if value == {"Ref": identifier}:
+            return item
+        return {_substitute(k, identifier, item): _substitute(v, identifier, item) for k, v in value.items()}
+    return value
+
+
+def _literal_sub(value: Any) -> Any:
+    """`{"Fn::Sub": "Name"}` with nothing left to substitute is "Name" (the loops' way to name a resource)."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str) \
+            and "${" not in value["Fn::Sub"]:
+        return value["Fn::Sub"]
+    return value
+
+
+def _resolve_static(value: Any, mappings: Mapping[str, Any]) -> Any:
+    """Literal `Fn::FindInMap`s resolved; `Ref`/`Fn::GetAtt` of a literal `Fn::Sub` made plain."""
+    if isinstance(value, list):
+        return [_resolve_static(v, mappings) for v in value]
+    if not isinstance(value, dict):
+        return value
+    value = {k: _resolve_static(v, mappings) for k, v in value.items()}
+    if set(value) == {"Ref"}:
+        return {"Ref": _literal_sub(value["Ref"])}
+    if set(value) == {"Fn::GetAtt"} and isinstance(value["Fn::GetAtt"], list):
+        return {"Fn::GetAtt": [_literal_sub(v) for v in value["Fn::GetAtt"]]}
+    if set(value) == {"Fn::FindInMap"}:
+        args = value["Fn::FindInMap"]
+        if all(isinstance(a, str) for a in args[:3]):
+            try:
+                return mappings[args[0]][args[1]][args[2]]
+            except KeyError:
+                raise TemplateError(f"Fn::FindInMap {args[:3]}: no such entry") from None
+    return value
 
 
 # ------------------------------------------------------------------------------- model
@@ -99,6 +183,7 @@ class Schedule:
     event: str
     expression: str  # parameters resolved, e.g. "rate(5 minutes)"
     input: Any = None  # the parsed Input JSON, the event the function receives
+    enabled: bool = True  # State: DISABLED schedules do not tick (they can still be fired by hand)
 
 
 @dataclass(frozen=True)
@@ -334,7 +419,9 @@ def _parse_function(logical_id: str, props: dict[str, Any], base: Resolver) -> F
         elif kind in ("ScheduleV2", "Schedule"):
             expression = base.resolve(ep.get("ScheduleExpression", ep.get("Schedule")))
             raw_input = ep.get("Input")
-            schedules.append(Schedule(name, expression, json.loads(base.resolve(raw_input)) if raw_input else None))
+            enabled = base.resolve(ep.get("State", "ENABLED")) != "DISABLED"
+            schedules.append(Schedule(name, expression, json.loads(base.resolve(raw_input)) if raw_input else None,
+                                      enabled))
     return Function(
         logical_id=logical_id,
         code_uri=str(props.get("CodeUri", ".")),

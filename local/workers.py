@@ -10,6 +10,10 @@ The worker is a fresh interpreter running this file, talking over an inherited
 multiprocessing Pipe. multiprocessing's spawn start method is not used because it re-imports
 the parent's `__main__` module (a demo script, say) in the child before the function's
 environment is in place.
+
+What an invocation prints (its logs) goes to the worker's output as always; an invocation that
+asks for them (`Worker.invoke_logged`) also gets them back with its result, the cold start's
+own output included, as Lambda's `LogType=Tail` does.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 INIT_TIMEOUT = 60.0  # cold imports (boto3, powertools, pydantic) on a busy 2-core machine
+LOG_LIMIT = 1 << 20  # characters of an invocation's logs sent back with its result (the last ones)
 # The host's clock settings pass through (libfaketime's, and the test suite's shifted date), so
 # every process of the local stack shares one clock, as a real host's do: a run at another date
 # stays coherent.
@@ -74,6 +79,11 @@ class InvocationError(RuntimeError):
         self.error_type = error_type
         self.error_message = error_message
         self.stack_trace = stack_trace
+        self.logs = ""  # what the invocation printed, when it asked for its logs (invoke_logged)
+
+    def payload(self) -> dict[str, Any]:
+        """Lambda's error payload."""
+        return {"errorType": self.error_type, "errorMessage": self.error_message, "stackTrace": self.stack_trace}
 
 
 class FunctionTimeout(InvocationError):
@@ -120,6 +130,55 @@ class _PrefixedStream:
         return getattr(self._stream, name)
 
 
+class _LogCapture:
+    """Keeps a copy of what the worker writes while `active` (one invocation's logs)."""
+
+    def __init__(self) -> None:
+        self.active = True  # from the start: a cold start's output belongs to its first invocation
+        self._parts: list[str] = []
+        self._size = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def add(self, text: str) -> None:
+        if not self.active:
+            return
+        with self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            while self._size > 2 * LOG_LIMIT and len(self._parts) > 1:  # keep the last ones
+                dropped = self._parts.pop(0)
+                self._size -= len(dropped)
+                self._dropped += len(dropped)
+
+    def take(self) -> str:
+        """What was captured (the last LOG_LIMIT characters); stops capturing until `active` again."""
+        with self._lock:
+            text, dropped = "".join(self._parts), self._dropped
+            self._parts, self._size, self._dropped = [], 0, 0
+            self.active = False
+        if len(text) > LOG_LIMIT:
+            dropped, text = dropped + len(text) - LOG_LIMIT, text[-LOG_LIMIT:]
+        return f"[... {dropped} characters of earlier output not kept]\n{text}" if dropped else text
+
+
+class _CapturedStream:
+    """Writes through to `stream` and hands a copy to the capture."""
+
+    def __init__(self, stream: TextIO, capture: _LogCapture) -> None:
+        self._stream, self._capture = stream, capture
+
+    def write(self, text: str) -> int:
+        self._capture.add(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def lambda_environment(spec: WorkerSpec) -> dict[str, str]:
     """The process environment of the function: a bare OS, Lambda's own variables, then the function's."""
     env = {k: v for k, v in os.environ.items() if k in _KEPT_ENV}
@@ -154,6 +213,9 @@ def _worker_main(conn: Connection) -> None:
     if config["log_prefix"]:
         sys.stdout = _PrefixedStream(sys.stdout, f"[{name}] ")  # type: ignore[assignment]
         sys.stderr = _PrefixedStream(sys.stderr, f"[{name}] ")  # type: ignore[assignment]
+    capture = _LogCapture()  # before the handler's import: its loggers keep these streams
+    sys.stdout = _CapturedStream(sys.stdout, capture)  # type: ignore[assignment]
+    sys.stderr = _CapturedStream(sys.stderr, capture)  # type: ignore[assignment]
     sys.path[:0] = [config["code_dir"], *config["layer_dirs"]]
     module_name, _, attr = handler_name.rpartition(".")
     try:
@@ -170,7 +232,12 @@ def _worker_main(conn: Connection) -> None:
             return
         if message is None:
             return
-        request_id, event_json = message
+        request_id, event_json, *options = message
+        want_logs = bool(options and options[0])
+        if want_logs:
+            capture.active = True
+        else:
+            capture.take()  # nothing kept for an invocation that does not ask for its logs
         context = LambdaContext(name, config["memory_size"], arn, request_id, f"/aws/lambda/{name}",
                                 f"local/{os.getpid()}", "$LATEST", time.monotonic() + timeout_default)
         try:
@@ -182,7 +249,7 @@ def _worker_main(conn: Connection) -> None:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-        conn.send(reply)
+        conn.send((*reply, capture.take() if want_logs else ""))
 
 
 class Worker:
@@ -216,19 +283,30 @@ class Worker:
 
     def invoke(self, event: Any, request_id: str | None = None) -> Any:
         """Run the handler on `event`; return its JSON result or raise InvocationError."""
+        return self._invoke(event, request_id, logs=False)[0]
+
+    def invoke_logged(self, event: Any, request_id: str | None = None) -> tuple[Any, str]:
+        """`invoke`, plus what the function printed meanwhile (a cold start's output too): (result,
+        logs). A handler's failure raises InvocationError with `logs` set; a timeout or a crash
+        loses them (the process is gone; its output still went to the worker's output)."""
+        return self._invoke(event, request_id, logs=True)
+
+    def _invoke(self, event: Any, request_id: str | None, *, logs: bool) -> tuple[Any, str]:
         payload = json.dumps(event)
         with self._lock:
             conn = self._ensure_started()
-            conn.send((request_id or str(uuid.uuid4()), payload))
+            conn.send((request_id or str(uuid.uuid4()), payload, logs))
             if not conn.poll(self.spec.timeout):
                 self._kill()
                 raise FunctionTimeout(self.spec.function_name, "Sandbox.Timedout",
                                       f"Task timed out after {self.spec.timeout:.2f} seconds", [])
-            status, body = self._receive(conn)
+            status, body, output = self._receive(conn)
         if status == "error":
-            raise InvocationError(self.spec.function_name, body["errorType"], body["errorMessage"],
-                                  body["stackTrace"])
-        return json.loads(body)
+            error = InvocationError(self.spec.function_name, body["errorType"], body["errorMessage"],
+                                    body["stackTrace"])
+            error.logs = output
+            raise error
+        return json.loads(body), output
 
     def stop(self) -> None:
         """Stop the worker; one busy in an invocation is killed (that invocation sees a crash)."""
@@ -268,16 +346,17 @@ class Worker:
             self._kill()
             raise FunctionTimeout(self.spec.function_name, "Runtime.InitTimeout",
                                   f"init did not finish within {INIT_TIMEOUT:.0f} seconds", [])
-        status, body = self._receive(parent)
+        status, body, _ = self._receive(parent)
         if status == "init_error":
             self._kill()
             raise InvocationError(self.spec.function_name, "Runtime.ImportModuleError",
                                   f"{body['errorType']}: {body['errorMessage']}", body["stackTrace"])
         return parent
 
-    def _receive(self, conn: Connection) -> tuple[str, Any]:
+    def _receive(self, conn: Connection) -> tuple[str, Any, str]:
+        """(status, body, logs): an invocation's reply carries its logs (empty unless asked for)."""
         try:
-            status, body = conn.recv()
+            status, body, *logs = conn.recv()
         except (EOFError, OSError):
             code = None
             if self._process is not None:
@@ -286,7 +365,7 @@ class Worker:
             self._kill()
             raise WorkerCrashed(self.spec.function_name, "Runtime.ExitError",
                                 f"worker exited (exit code {code})", []) from None
-        return str(status), body
+        return str(status), body, str(logs[0]) if logs else ""
 
     def _kill(self) -> None:
         if self._process is not None:

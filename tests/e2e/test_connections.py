@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import requests
+from wholecell_temu.store.connections import ConnectionRepository
 
 from local.stack import LocalStack
+from tests.e2e.helpers import bind_local_tables, run_import
 
 WHOLECELL = {"app_id": "e2e-app", "app_secret": "e2e-secret"}
 
@@ -194,3 +197,51 @@ def test_openapi_document_is_generated(stack: LocalStack) -> None:
     document = stack.http("GET", "/admin/openapi.json").json()
     assert "/admin/connections" in document["paths"]
     assert "/admin/connections/{connection_id}/settings" in document["paths"]
+
+
+def connection_secrets(stack: LocalStack, connection_id: str) -> list[str]:
+    paginator = stack.client("secretsmanager").get_paginator("list_secrets")
+    return [s["Name"] for page in paginator.paginate() for s in page["SecretList"] if connection_id in s["Name"]]
+
+
+def stored_credentials(stack: LocalStack, connection_id: str) -> dict[str, Any]:
+    """The document of the secret version the connection item names (what every reader reads)."""
+    bind_local_tables()
+    connection = ConnectionRepository().get(connection_id)
+    assert connection is not None
+    answer = stack.client("secretsmanager").get_secret_value(SecretId=connection.credentials_secret_arn,
+                                                             VersionId=connection.credentials_version)
+    return dict(json.loads(answer["SecretString"]))
+
+
+def test_one_secret_per_connection_and_new_wholecell_credentials(stack: LocalStack, shop: dict[str, Any]) -> None:
+    """The connection's one secret holds the WholeCell credentials from creation and the Temu token
+    from authorization; replacing the WholeCell credentials keeps the token, and a warm job worker
+    uses the new credentials at once (it reads the version the connection names)."""
+    assert stack.wholecell is not None
+    stack.wholecell.state.create_account("rotate-app", "rotate-old", skus=["SKU-1"])
+    connection_id = create(stack, wholecell={"app_id": "rotate-app", "app_secret": "rotate-old"})["connection_id"]
+    stage = stack.template.parameters["Stage"]
+    assert connection_secrets(stack, connection_id) == [f"wholecell-temu/{stage}/connections/{connection_id}"]
+    assert stored_credentials(stack, connection_id) == {"wholecell": {"app_id": "rotate-app",
+                                                                      "app_secret": "rotate-old"}}
+    assert authorize(stack, connection_id, shop["mallId"]).status_code == 200
+    token = stored_credentials(stack, connection_id)["temu"]["access_token"]
+    assert stack.temu is not None and token == stack.temu.state.current_token(shop["mallId"])
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"  # the worker has the version cached
+
+    stack.wholecell.state.account("rotate-app").app_secret = "rotate-new"  # the seller rotates it in WholeCell
+    path = f"/admin/connections/{connection_id}/wholecell"
+    wrong = stack.http("PUT", path, json={"app_id": "rotate-app", "app_secret": "rotate-wrong"})
+    assert wrong.status_code == 400 and "wholecell" in wrong.json()["error"]["fields"], wrong.text
+    assert stack.http("PUT", path, json={"app_id": "rotate-app"}).status_code == 400
+    assert stored_credentials(stack, connection_id)["wholecell"]["app_secret"] == "rotate-old"
+    replaced = stack.http("PUT", path, json={"app_id": "rotate-app", "app_secret": "rotate-new"})
+    assert replaced.status_code == 200, replaced.text
+    assert "rotate-new" not in replaced.text and replaced.json()["status"] == "active"
+    assert stored_credentials(stack, connection_id) == {"wholecell": {"app_id": "rotate-app",
+                                                                      "app_secret": "rotate-new"},
+                                                        "temu": {"access_token": token}}
+    assert run_import(stack, connection_id)["outcome"] == "succeeded"
+    assert connection_secrets(stack, connection_id) == [f"wholecell-temu/{stage}/connections/{connection_id}"]
+    assert stack.http("PUT", "/admin/connections/nope/wholecell", json=WHOLECELL).status_code == 404

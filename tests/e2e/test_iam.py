@@ -50,6 +50,12 @@ def test_each_function_has_only_its_roles_permissions(stack: LocalStack) -> None
                   Item=key)  # it reads connections, nothing else
     assert denied(client(stack, "dynamodb", creds["AdminFunction"]).put_item, TableName=orders, Item=key)
     client(stack, "dynamodb", creds["AdminFunction"]).get_item(TableName=orders, Key=key)  # read-only there
+    connections = stack.template.tables["ConnectionsTable"].name
+    oauth = client(stack, "dynamodb", creds["OauthFunction"])  # the item it authorizes, nothing more
+    oauth.get_item(TableName=connections, Key={"connection_id": {"S": "c"}})
+    assert denied(oauth.scan, TableName=connections)
+    assert denied(oauth.put_item, TableName=connections, Item={"connection_id": {"S": "c"}})
+    assert denied(oauth.delete_item, TableName=connections, Key={"connection_id": {"S": "c"}})
     inventory = stack.template.tables["InventoryTable"].name
     client(stack, "dynamodb", creds["ListingImportFunction"]).query(  # the catalog the import caches
         TableName=inventory, KeyConditionExpression="connection_id = :c",
@@ -57,8 +63,10 @@ def test_each_function_has_only_its_roles_permissions(stack: LocalStack) -> None
 
 
 def test_one_function_cannot_read_another_functions_secrets(stack: LocalStack) -> None:
-    """A connection's secrets: the WholeCell credentials, the webhook signing secrets, the Temu
-    token. Each function reads only the kinds it uses; the OAuth state key is the OAuth function's."""
+    """A connection's one secret holds its WholeCell credentials and its Temu token; the webhook
+    signing secrets are derived from the stack's webhook master key. The webhook reads the master
+    key and nothing else; the functions that call WholeCell or Temu read the connection secret;
+    only the admin API and the OAuth callback write it; the OAuth state key is the OAuth function's."""
     assert stack.temu is not None and stack.wholecell is not None
     stack.wholecell.state.create_account("iam-secrets-app", "iam-secrets-secret", skus=["SKU-1"])
     shop = stack.temu.state.create_shop(region="US")
@@ -66,21 +74,46 @@ def test_one_function_cannot_read_another_functions_secrets(stack: LocalStack) -
                                                         "app_secret": "iam-secrets-secret"})
     bind_local_tables()
     connection = ConnectionRepository().get(connection_id)
-    assert connection is not None and connection.token_secret_arn is not None
-    kinds = {"wholecell": connection.wholecell_secret_arn, "webhook": connection.webhook_secret_arn,
-             "token": connection.token_secret_arn, "state key": stack.secret_arns["InternalSecret"]}
+    assert connection is not None and connection.temu_mall_id == shop["mallId"]
+    kinds = {"connection": connection.credentials_secret_arn, "webhook key": stack.secret_arns["WebhookKeySecret"],
+             "state key": stack.secret_arns["InternalSecret"]}
     readable = {
-        "ShipmentWebhookFunction": {"webhook"},
-        "OauthFunction": {"token", "state key"},
-        "AdminFunction": {"wholecell"},
-        "ShipmentReconcileFunction": {"wholecell"},
-        "ShipmentPushFunction": {"wholecell", "token"},
-        "OrderImportFunction": {"wholecell", "token"},
+        "ShipmentWebhookFunction": {"webhook key"},
+        "OauthFunction": {"connection", "state key"},
+        "AdminFunction": {"connection", "webhook key"},
+        "ShipmentReconcileFunction": {"connection"},
+        "ShipmentPushFunction": {"connection"},
+        "OrderImportFunction": {"connection"},
+        "QuantitySyncFunction": {"connection"},
+        "ListingImportFunction": {"connection"},
+        "AddressBackfillFunction": {"connection"},
     }
+    assert set(readable) == set(stack.template.functions)
+    writers = {"AdminFunction", "OauthFunction"}
+    admin = stack.client("secretsmanager")
+    current = admin.get_secret_value(SecretId=connection.credentials_secret_arn,
+                                     VersionId=connection.credentials_version)["SecretString"]
     for function, allowed in readable.items():
         secrets = client(stack, "secretsmanager", stack.function_credentials[function])
         for kind, arn in kinds.items():
             assert denied(secrets.get_secret_value, SecretId=arn) == (kind not in allowed), (function, kind)
+        # the version the item names, too (a reader's call): the same answer
+        assert denied(secrets.get_secret_value, SecretId=connection.credentials_secret_arn,
+                      VersionId=connection.credentials_version) == ("connection" not in allowed), function
+        # writing the connection secret (the same value: a version nobody names)
+        assert denied(secrets.put_secret_value, SecretId=connection.credentials_secret_arn,
+                      SecretString=current) == (function not in writers), function
+        assert denied(secrets.put_secret_value, SecretId=stack.secret_arns["WebhookKeySecret"],
+                      SecretString="{}"), function  # nobody rewrites the master key
+        assert denied(secrets.delete_secret, SecretId=connection.credentials_secret_arn), function
+    # another connection's secret name is under the same prefix, and a new one only the admin API creates
+    for function in readable:
+        secrets = client(stack, "secretsmanager", stack.function_credentials[function])
+        assert denied(secrets.create_secret, Name=f"wholecell-temu/{stack.template.parameters['Stage']}"
+                      f"/connections/iam-probe-{function}", SecretString="{}") == (function != "AdminFunction")
+    # nothing a writer did moved what readers read
+    after = ConnectionRepository().get(connection_id)
+    assert after is not None and after.credentials_version == connection.credentials_version
 
 
 @pytest.fixture

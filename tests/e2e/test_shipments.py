@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from wholecell_temu.domain.credentials import derive_webhook_secret
 
 from local.sandboxes.common import FaultRule
 from local.stack import LocalStack
@@ -242,3 +243,43 @@ def test_a_shipment_for_a_pending_order_waits_and_the_reconciler_finishes_it(sta
     assert run["counts"]["queued"] >= 1, run
     stack.drain(timeout=60)
     assert temu_status(stack, sn) == 4 and order_view(stack, shop, sn)["shipment_state"] == "confirmed"
+
+
+def test_webhook_secret_rotation(stack: LocalStack, shop: dict[str, Any]) -> None:
+    """The webhook secret is derived (master key, connection, version), never stored per connection:
+    a rotation accepts the old and the new secret until the old one is retired."""
+    created = stack.http("POST", "/admin/connections", json={"name": "Rotate", "temu_region": "US",
+                                                             "wholecell": APP}).json()
+    connection_id, url, first = created["connection_id"], created["webhook_url"], created["webhook_secret"]
+    body = b'{"event": "sales_order.shipment_created"}'
+
+    def verdict(secret: str) -> int:  # 400: the signature held and the (incomplete) body was refused
+        return requests.post(url, data=body, headers=signed(secret, body), timeout=30).status_code
+
+    assert verdict(first) == 400 and verdict("whsec_wrong") == 401
+    rotate = f"/admin/connections/{connection_id}/webhook-secret"
+    rotated = stack.http("POST", rotate, json={})
+    assert rotated.status_code == 200, rotated.text
+    second = rotated.json()["webhook_secret"]
+    assert second.startswith("whsec_") and second != first and rotated.json()["webhook_url"] == url
+    assert (rotated.json()["key_version"], rotated.json()["previous_key_version"]) == (2, 1)
+    assert verdict(first) == 400 and verdict(second) == 400  # both, while WholeCell switches
+    view = stack.http("GET", f"/admin/connections/{connection_id}")
+    assert view.json()["webhook"] == {"key_version": 2, "previous_key_version": 1}
+    assert first not in view.text and second not in view.text
+
+    retired = stack.http("DELETE", f"{rotate}/previous")
+    assert retired.status_code == 200 and retired.json()["webhook"]["previous_key_version"] is None
+    assert verdict(first) == 401 and verdict(second) == 400
+    revoked = stack.http("POST", rotate, json={"keep_previous": False})  # a leaked secret: revoke at once
+    third = revoked.json()["webhook_secret"]
+    assert verdict(second) == 401 and verdict(third) == 400 and verdict(first) == 401
+
+    sm = stack.client("secretsmanager")
+    master = json.loads(sm.get_secret_value(SecretId=stack.secret_arns["WebhookKeySecret"])["SecretString"])
+    assert derive_webhook_secret(master["master_key"].encode(), connection_id, 3) == third
+    names = [s["Name"] for page in sm.get_paginator("list_secrets").paginate() for s in page["SecretList"]]
+    assert [n for n in names if connection_id in n] == [
+        f"wholecell-temu/{stack.template.parameters['Stage']}/connections/{connection_id}"]
+    assert stack.http("POST", "/admin/connections/nope/webhook-secret", json={}).status_code == 404
+    assert stack.http("POST", rotate, json={"keep_previous": "maybe"}).status_code == 400

@@ -78,6 +78,8 @@ def test_template_model_merges_globals_and_reads_events() -> None:
 
     overridden = load_template(TEMPLATE, {"TickSchedule": "rate(2 minutes)", "Stage": "prod"})
     assert overridden.functions["TickFunction"].schedules[0].expression == "rate(2 minutes)"
+    assert schedule.enabled
+    assert not load_template(TEMPLATE, {"TickState": "DISABLED"}).functions["TickFunction"].schedules[0].enabled
 
 
 def test_resolver_turns_intrinsics_into_local_values() -> None:

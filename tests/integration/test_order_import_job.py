@@ -146,7 +146,7 @@ STATUS_MAP = {"1": "Pending", "2": "Awaiting Fulfillment", "4": "Shipped"}
 def context(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1",
             status_map: dict[str, str] | None = None) -> JobContext:
     connection = Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
-                            wholecell_secret_arn="x", webhook_secret_arn="y", created_at=NOW, updated_at=NOW,
+                            credentials_secret_arn="x", credentials_version="v", created_at=NOW, updated_at=NOW,
                             settings=ConnectionSettings(order_import_enabled=True,
                                                         order_status_map=status_map or STATUS_MAP))
     run = Run(run_id=run_id, connection_id="c1", job="order_import", trigger="schedule", outcome=Outcome.RUNNING,

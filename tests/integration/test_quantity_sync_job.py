@@ -103,7 +103,7 @@ def tables() -> Iterator[None]:
 
 def connection(**settings: Any) -> Connection:
     return Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
-                      wholecell_secret_arn="x", webhook_secret_arn="y",
+                      credentials_secret_arn="x", credentials_version="v",
                       settings=ConnectionSettings(inventory_sync_enabled=True, **settings), created_at=NOW,
                       updated_at=NOW)
 

@@ -60,7 +60,7 @@ def queue() -> Iterator[tuple[Any, str]]:
 
 def run(wholecell: FakeWholeCell, sqs: Any, url: str) -> JobContext:
     connection = Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
-                            wholecell_secret_arn="x", webhook_secret_arn="y", created_at=T0, updated_at=T0,
+                            credentials_secret_arn="x", credentials_version="v", created_at=T0, updated_at=T0,
                             settings=ConnectionSettings())
     job_run = Run(run_id="r", connection_id="c1", job="shipment_reconcile", trigger="schedule",
                   outcome=Outcome.RUNNING, queued_key="k")

@@ -3,38 +3,39 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from cfnlint.decode import decode
+from cfnlint.template import Template
+from cfnlint.template.transforms._language_extensions import language_extension
 from wholecell_temu.config import Settings
 from wholecell_temu.domain.shipments import confirmation_seconds
 from wholecell_temu.store.tables import ALL_MODELS
 
+from local.template import load_yaml
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    """The template as CloudFormation sees it after `AWS::LanguageExtensions` (loops expanded)."""
+    return load_yaml(ROOT / "template.yaml")
+
+
+def test_the_loops_expand_as_cloudformation_expands_them(template: dict[str, Any]) -> None:
+    """The local expansion of Fn::ForEach / Fn::FindInMap is the one the local stack, the IAM
+    translator and these tests read; it must equal cfn-lint's implementation of the transform."""
+    raw, problems = decode(str(ROOT / "template.yaml"))
+    assert not problems and raw is not None
+    errors, expanded = language_extension(Template(str(ROOT / "template.yaml"), raw, ["us-east-1"]))
+    assert not errors
+    for section in ("Resources", "Outputs"):  # (cfn-lint reorders Conditions' Equals for its own analysis)
+        assert json.loads(json.dumps(expanded[section])) == json.loads(json.dumps(template[section])), section
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -90,28 +91,191 @@ def test_table_keys_match_models(template: dict[str, Any]) -> None:
             assert attr_name in model.get_attributes(), f"{field_name}: {attr_name} not on {model.__name__}"
 
 
-def test_every_queue_has_a_dlq_and_an_alarm(template: dict[str, Any]) -> None:
-    resources = template["Resources"]
-    dlqs = {k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue" and k.endswith("DLQ")}
-    queues = {k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue"} - dlqs
-    for queue in queues:
-        target = resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
-        assert target == {"GetAtt": f"{queue.removesuffix('Queue')}DLQ.Arn"}, queue
-    alarmed = {
-        v["Properties"]["Dimensions"][0]["Value"]["GetAtt"].split(".")[0]
-        for v in resources.values()
-        if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "AWS/SQS"
-    }
-    assert alarmed == dlqs
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def test_tables_are_protected(template: dict[str, Any]) -> None:
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::DynamoDB::Table":
-            props = resource["Properties"]
-            assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
+def _alarms(template: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
+    """{dimension value's logical id: alarm properties} of the alarms on `metric`."""
+    found: dict[str, dict[str, Any]] = {}
+    for alarm in _of_type(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        for metric_props in [props, *stats]:
+            if metric_props.get("MetricName") == metric:
+                value = metric_props["Dimensions"][0]["Value"]
+                target = value.get("Ref") or value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) else value
+                found[str(target)] = props
+    return found
+
+
+def test_every_queue_has_a_dlq_and_every_dlq_an_alarm(template: dict[str, Any]) -> None:
+    queues = _of_type(template, "AWS::SQS::Queue")
+    dlqs = {k for k in queues if k.endswith("DLQ")}
+    sources = set(queues) - dlqs
+    for queue in sources:
+        target = queues[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+        assert target == {"Fn::GetAtt": [f"{queue.removesuffix('Queue')}DLQ", "Arn"]}, queue
+    assert set(_alarms(template, "ApproximateNumberOfMessagesVisible")) == dlqs
+    assert "SchedulerDLQ" in dlqs
+
+
+def _consumer(template: dict[str, Any], queue: str) -> dict[str, Any]:
+    for props in _functions(template).values():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}:
+                return props
+    raise AssertionError(f"{queue} has no consumer")
+
+
+# 900-second jobs keep a 2x visibility timeout, not AWS's 6x (docs/decisions.md, 2026-12-06).
+LONG_JOB_QUEUES = {"ListingImportQueue", "QuantitySyncQueue", "OrderImportQueue"}
+
+
+def test_visibility_timeouts_and_queue_age_alarms(template: dict[str, Any]) -> None:
+    """AWS's guidance for Lambda consumers (6x the timeout) or the documented exception; the age
+    alarm never fires for a message whose last allowed retry succeeds (a retry must not page)."""
+    ages = _alarms(template, "ApproximateAgeOfOldestMessage")
+    queues = _of_type(template, "AWS::SQS::Queue")
+    for queue, resource in queues.items():
+        if queue.endswith("DLQ"):
+            continue
+        props = resource["Properties"]
+        timeout = _consumer(template, queue)["Timeout"]
+        factor = 2 if queue in LONG_JOB_QUEUES else 6
+        assert props["VisibilityTimeout"] >= factor * timeout, queue
+        receives = props["RedrivePolicy"]["maxReceiveCount"]
+        last_retry_done = (receives - 1) * props["VisibilityTimeout"] + timeout
+        assert ages[queue]["Threshold"] > last_retry_done, queue
+        assert ages[queue]["Threshold"] <= receives * props["VisibilityTimeout"] + timeout, f"{queue}: alarm too late"
+
+
+def test_alarms_page_for_what_matters_and_say_when_it_is_over(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    assert set(_alarms(template, "Throttles")) == set(functions)
+    assert set(_alarms(template, "Duration")) == set(functions)
+    http = {k for k, v in functions.items() if any(e["Type"] == "HttpApi" for e in v.get("Events", {}).values())}
+    assert set(_alarms(template, "Errors")) == http, "job functions retry through SQS: their errors must not page"
+    assert "HttpApi" in _alarms(template, "5xx")
+    for logical_id, alarm in _of_type(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
+        assert props["OKActions"] == props["AlarmActions"], logical_id
+        assert props["TreatMissingData"] == "notBreaching", logical_id
+
+
+def test_duration_alarms_read_each_function_s_own_timeout(template: dict[str, Any]) -> None:
+    for logical_id, props in _alarms(template, "Duration").items():
+        timeout = _functions(template)[logical_id]["Timeout"]
+        expression = next(m["Expression"] for m in props["Metrics"] if "Expression" in m)
+        assert expression == {"Fn::Sub": ["duration / (10 * ${Seconds})", {"Seconds": timeout}]}, logical_id
+        assert 90 <= props["Threshold"] < 100
+
+
+def test_every_function_logs_json_to_its_own_group_with_retention(template: dict[str, Any]) -> None:
+    globals_ = template["Globals"]["Function"]
+    assert globals_["LoggingConfig"]["LogFormat"] == "JSON"
+    groups = _of_type(template, "AWS::Logs::LogGroup")
+    for logical_id, props in _functions(template).items():
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+    api = template["Resources"]["HttpApi"]["Properties"]
+    access = groups[api["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]]
+    assert access["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert "$context.routeKey" in api["AccessLogSettings"]["Format"]
+    assert "querystring" not in api["AccessLogSettings"]["Format"].lower(), "the OAuth code must not reach a log"
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRate"}
+
+
+def test_edge_functions_have_reserved_concurrency(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    for logical_id in ("ShipmentWebhookFunction", "OauthFunction", "AdminFunction"):
+        assert "ReservedConcurrentExecutions" in functions[logical_id], logical_id
+
+
+def test_schedules_are_grouped_bounded_and_dead_lettered(template: dict[str, Any]) -> None:
+    schedules = [e["Properties"] for props in _functions(template).values()
+                 for e in props.get("Events", {}).values() if e["Type"] == "ScheduleV2"]
+    assert len(schedules) == 5
+    for schedule in schedules:
+        assert schedule["State"] == {"Ref": "ScheduleState"}
+        assert schedule["GroupName"] == {"Ref": "ScheduleGroup"}
+        assert schedule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["SchedulerDLQ", "Arn"]}}
+        assert 60 <= schedule["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 300
+
+
+FACT_TABLES = {"ConnectionsTable", "ListingsTable", "OrdersTable", "ShipmentsTable"}
+
+
+def test_tables_that_hold_facts_are_kept_and_protected(template: dict[str, Any]) -> None:
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert set(tables) > FACT_TABLES
+    for logical_id, resource in tables.items():
+        props = resource["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
+        assert props["SSESpecification"]["SSEEnabled"] is True, logical_id
+        if logical_id in FACT_TABLES:
+            assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == {"Ref": "DataDeletionPolicy"}
+            assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTables", True, False]}, logical_id
             assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, logical_id
-            assert props["SSESpecification"]["SSEEnabled"] is True, logical_id
+        else:  # rebuildable (the comment on each says from what): no recovery to pay for
+            assert "PointInTimeRecoverySpecification" not in props, logical_id
+    assert template["Parameters"]["DataDeletionPolicy"]["Default"] == "Retain"
+    for secret in ("TemuAppSecret", "WebhookKeySecret"):
+        assert template["Resources"][secret]["DeletionPolicy"] == {"Ref": "DataDeletionPolicy"}, secret
+
+
+def test_egress_gives_the_functions_one_fixed_ip(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    vpc_config = template["Globals"]["Function"]["VpcConfig"]["Fn::If"]
+    assert vpc_config[0] == "InVpc" and vpc_config[2] == {"Ref": "AWS::NoValue"}
+    assert vpc_config[1]["SubnetIds"]["Fn::If"][1] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+    assert all("VpcConfig" not in props for props in _functions(template).values()), "one place: Globals"
+    nat = resources["NatGateway"]["Properties"]
+    assert nat["AllocationId"] == {"Fn::If": ["CreateEgressIp", {"Fn::GetAtt": ["EgressIp", "AllocationId"]},
+                                              {"Ref": "EgressAllocationId"}]}
+    assert resources["EgressIp"]["DeletionPolicy"] == "Retain", "the address Temu knows outlives the stack"
+    assert resources["PrivateDefaultRoute"]["Properties"]["NatGatewayId"] == {"Ref": "NatGateway"}
+    assert resources["DynamoDbEndpoint"]["Properties"]["VpcEndpointType"] == "Gateway"
+    for service in ("sqs", "secretsmanager"):
+        assert resources[f"{service}Endpoint"]["Condition"] == "CreateInterfaceEndpoints"
+    assert template["Outputs"]["EgressIp"]["Value"] == {"Fn::GetAtt": ["EgressIp", "PublicIp"]}
+    assert resources["EgressIp"]["Condition"] == template["Outputs"]["EgressIp"]["Condition"] == "CreateEgressIp"
+    for logical_id in ("Vpc", "NatGateway", "PrivateSubnetA", "PrivateSubnetB", "DynamoDbEndpoint"):
+        assert resources[logical_id]["Condition"] == "CreateVpc", logical_id
+
+
+def test_outputs_name_what_the_runbook_needs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    for name in ("ApiUrl", "TemuRedirectUrl", "WebhookUrlPattern", "TemuAppSecretName", "EgressIp",
+                 "AlarmTopicArn", "DashboardUrl", "SchedulerDLQArn"):
+        assert name in outputs, name
+    for queue in _of_type(template, "AWS::SQS::Queue"):
+        if queue.endswith("DLQ") and queue != "SchedulerDLQ":
+            assert outputs[f"{queue}Arn"]["Value"] == {"Fn::GetAtt": [queue, "Arn"]}, queue
+    secret_name = template["Resources"]["TemuAppSecret"]["Properties"]["Name"]
+    assert outputs["TemuAppSecretName"]["Value"] == secret_name
+
+
+def test_the_dashboard_shows_metrics_the_code_emits(template: dict[str, Any]) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::ToJsonString"]
+    custom = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"] if m[0] == "WholeCellTemu"}
+    source = "\n".join(p.read_text() for p in (ROOT / "layers/common/wholecell_temu").rglob("*.py"))
+    emitted = set(re.findall(r'add_metric\(name="(\w+)"', source))
+    assert {"OrdersImported", "QuantityPushed", "QuantityPushFailed", "ShipmentConfirmed", "TemuThrottled",
+            "TokenDaysToExpiry"} <= custom
+    assert custom <= emitted, f"on the dashboard but never emitted: {custom - emitted}"
+
+
+def test_stages_never_share_names(template: dict[str, Any]) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == {"Fn::Sub": "wholecell-temu-${Stage}"}
+    for logical_id, resource in template["Resources"].items():
+        name = resource.get("Properties", {}).get("Name") or resource.get("Properties", {}).get("LogGroupName")
+        if isinstance(name, dict) and "Fn::Sub" in name:
+            assert "${Stage}" in name["Fn::Sub"] or "${AWS::StackName}" in name["Fn::Sub"], logical_id
+        elif name is not None and resource["Type"] != "AWS::Scheduler::ScheduleGroup":
+            assert isinstance(name, dict), f"{logical_id}: a fixed name collides between stacks"
 
 
 def _default(template: dict[str, Any], value: Any) -> float:

@@ -61,6 +61,8 @@ class Settings(BaseModel):
     # Secrets
     secret_prefix: str = Field("wholecell-temu/local", alias="SECRET_PREFIX")
     internal_secret_arn: str = Field(alias="INTERNAL_SECRET_ARN")
+    # The master key every connection's webhook signing secret is derived from (admin, webhook)
+    webhook_key_secret_arn: str | None = Field(None, alias="WEBHOOK_KEY_SECRET_ARN")
     temu_app_secret_arn: str | None = Field(None, alias="TEMU_APP_SECRET_ARN")
     temu_app_key: str | None = Field(None, alias="TEMU_APP_KEY")
     temu_app_secret: str | None = Field(None, alias="TEMU_APP_SECRET")
@@ -93,7 +95,7 @@ class Settings(BaseModel):
     run_log_retention_days: int = Field(30, alias="RUN_LOG_RETENTION_DAYS", gt=0)
 
     @field_validator("temu_gateway_url", "temu_authorize_url", "temu_app_key", "temu_app_secret",
-                     "temu_app_secret_arn", "shipment_dlq_url", mode="before")
+                     "temu_app_secret_arn", "webhook_key_secret_arn", "shipment_dlq_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

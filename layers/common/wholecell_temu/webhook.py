@@ -3,7 +3,9 @@
 Checks, in order: the connection exists (404), the body is not absurdly large (413), the
 signature holds (401: `X-WholeCell-Timestamp` + `X-WholeCell-Signature`, HMAC-SHA256 over
 `timestamp + "." + raw body` with the connection's webhook secret, constant-time, 5-minute
-tolerance, two secrets during rotation), the body parses (400 naming the fields). Then the
+tolerance, two secrets during rotation), the body parses (400 naming the fields). A connection's
+webhook secret is derived from the stack's master key (WebhookKeySecret), the connection id and
+its key version, so this function reads no per-connection secret at all. Then the
 event is durably on the shipment queue and the answer is 202. Nothing here calls Temu or
 WholeCell; a repeated `event_id` is accepted again and processed once by the worker.
 """
@@ -20,6 +22,7 @@ from pydantic import ValidationError
 from wholecell_temu.jobs.framework import Services
 from wholecell_temu.jobs.shipment_push import ShipmentMessage, send_to_queue
 from wholecell_temu.observability import logger, metrics
+from wholecell_temu.secrets import webhook_signing_secrets
 from wholecell_temu.wholecell import ShipmentEvent, verify_webhook
 
 MAX_BODY_BYTES = 64 * 1024  # a shipment event is a few hundred bytes
@@ -48,7 +51,7 @@ def build_webhook_app(services: Any, sqs: Any = None) -> APIGatewayHttpResolver:
         raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
         if len(raw_bytes) > MAX_BODY_BYTES:
             return _answer(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
-        secrets = [str(s).encode() for s in svc.secrets.get_json(connection.webhook_secret_arn).get("secrets", [])]
+        secrets = webhook_signing_secrets(svc.settings, svc.secrets, connection)
         if not verify_webhook(dict(event.headers or {}), raw_bytes, secrets, svc.clock.time()):
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature rejected", extra={"connection_id": connection_id})

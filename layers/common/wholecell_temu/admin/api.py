@@ -19,8 +19,11 @@ from wholecell_temu.admin.models import (
     CreateConnectionRequest,
     CreateConnectionResponse,
     ErrorResponse,
+    RotateWebhookSecretRequest,
     RunList,
     RunQueued,
+    WebhookSecretResponse,
+    WholeCellCredentials,
 )
 from wholecell_temu.admin.orders import OrderView, ResendQueued, get_order, resend_shipments
 from wholecell_temu.admin.service import ConnectionService
@@ -33,12 +36,16 @@ from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.shipments import ShipmentRepository
 
 
-def responses(success: tuple[int, str, type[Any]] | None = None) -> dict[int, OpenAPIResponse]:
+def responses(success: tuple[int, str, type[Any]] | None = None, *, conflict: bool = False
+              ) -> dict[int, OpenAPIResponse]:
     """OpenAPI responses of a route: its success (when not 200) and the error shapes."""
     documented: dict[int, OpenAPIResponse] = {
         400: {"description": "Invalid request", "content": {"application/json": {"model": ErrorResponse}}},
         404: {"description": "Not found", "content": {"application/json": {"model": ErrorResponse}}},
     }
+    if conflict:
+        documented[409] = {"description": "Changed concurrently; read again",
+                           "content": {"application/json": {"model": ErrorResponse}}}
     if success:
         status, description, model = success
         documented[status] = {"description": description, "content": {"application/json": {"model": model}}}
@@ -127,6 +134,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     def import_listings(connection_id: str) -> Response[RunQueued]:
         return run_job(connection_id, "listing_import")
 
+    add_credential_routes(app, service)
     add_listing_routes(app, service)
     add_order_routes(app, service)
 
@@ -135,6 +143,22 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         return RunList(items=service().runs(connection_id, job))
 
     return app
+
+
+def add_credential_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
+    """A connection's WholeCell credentials and its webhook signing secret (rotation)."""
+
+    @app.put("/admin/connections/<connection_id>/wholecell", responses=responses(conflict=True))
+    def put_wholecell(connection_id: str, body: WholeCellCredentials) -> ConnectionView:
+        return service().replace_wholecell(connection_id, body)
+
+    @app.post("/admin/connections/<connection_id>/webhook-secret", responses=responses(conflict=True))
+    def rotate_webhook_secret(connection_id: str, body: RotateWebhookSecretRequest) -> WebhookSecretResponse:
+        return service().rotate_webhook_secret(connection_id, body.keep_previous, base_url(app))
+
+    @app.delete("/admin/connections/<connection_id>/webhook-secret/previous", responses=responses())
+    def retire_previous_webhook_secret(connection_id: str) -> ConnectionView:
+        return service().retire_previous_webhook_secret(connection_id)
 
 
 def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:

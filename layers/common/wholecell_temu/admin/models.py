@@ -34,6 +34,25 @@ class CreateConnectionResponse(BaseModel):
     webhook_secret: str
 
 
+class RotateWebhookSecretRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # keep the replaced secret valid until DELETE .../webhook-secret/previous (false: revoke it now)
+    keep_previous: bool = True
+
+
+class WebhookSecretResponse(BaseModel):
+    webhook_url: str
+    webhook_secret: str  # shown once: it is derived, never stored, and never shown again
+    key_version: int
+    previous_key_version: int | None  # still accepted until retired
+
+
+class WebhookKeys(BaseModel):
+    key_version: int
+    previous_key_version: int | None
+
+
 class TemuShop(BaseModel):
     mall_id: int | None
     region: str
@@ -55,6 +74,7 @@ class ConnectionView(BaseModel):
     status: Literal["awaiting_authorization", "active", "needs_reauthorization", "disabled"]
     status_reason: str | None
     temu: TemuShop
+    webhook: WebhookKeys
     settings: ConnectionSettings
     health: dict[str, JobHealth]
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets as token_generator
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from wholecell_temu.admin.models import (
     ConnectionView,
@@ -18,13 +17,18 @@ from wholecell_temu.admin.models import (
     JobHealth,
     RunView,
     TemuShop,
+    WebhookKeys,
+    WebhookSecretResponse,
+    WholeCellCredentials,
 )
 from wholecell_temu.api_errors import BadRequest, NotFound, UpstreamUnavailable
 from wholecell_temu.domain.connection import Connection
+from wholecell_temu.domain.credentials import WholeCellApp
 from wholecell_temu.domain.settings import JOBS, ConnectionSettings, closest_title
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.framework import Services, enqueue
+from wholecell_temu.secrets import ConnectionSecrets, webhook_secret
 from wholecell_temu.store.runs import Outcome
 from wholecell_temu.wholecell import WholeCellClient
 
@@ -59,8 +63,12 @@ class ConnectionService:
         return clients.wholecell_client_for(self.services.settings, app_id, app_secret)
 
     def _credentials(self, connection: Connection) -> tuple[str, str]:
-        creds = self.services.secrets.get_json(connection.wholecell_secret_arn)
-        return str(creds["app_id"]), str(creds["app_secret"])
+        app = self.services.secrets.connection_credentials(connection).wholecell
+        return app.app_id, app.app_secret.get_secret_value()
+
+    @property
+    def _writer(self) -> ConnectionSecrets:
+        return ConnectionSecrets(self.services.secrets, self.services.connections)
 
     def wholecell_for(self, connection_id: str) -> WholeCellClient:
         return self._wholecell(*self._credentials(self.require(connection_id)))
@@ -77,24 +85,43 @@ class ConnectionService:
         wholecell = self._wholecell(request.wholecell.app_id, request.wholecell.app_secret)
         self.check_against_wholecell(settings, wholecell, prefix="settings.")
         connection_id = uuid.uuid4().hex
-        webhook_secret = "whsec_" + token_generator.token_urlsafe(32)
-        store = self.services.secrets
-        wholecell_arn = store.create_json(
-            store.name("connections", connection_id, "wholecell"),
-            {"app_id": request.wholecell.app_id, "app_secret": request.wholecell.app_secret},
-        )
-        webhook_arn = store.create_json(store.name("connections", connection_id, "webhook"),
-                                        {"secrets": [webhook_secret]})
+        secret = webhook_secret(self.services.settings, self.services.secrets, connection_id, 1)
+        created = self._writer.create(connection_id, _app(request.wholecell))
         self.services.connections.create(
             connection_id=connection_id, name=request.name, temu_region=request.temu_region,
-            wholecell_secret_arn=wholecell_arn, webhook_secret_arn=webhook_arn, settings=settings,
+            credentials_secret_arn=created.arn, credentials_version=created.version_id, settings=settings,
         )
         return CreateConnectionResponse(
             connection_id=connection_id,
             authorize_url=f"{base_url}/temu/authorize?{urlencode({'connection_id': connection_id})}",
-            webhook_url=f"{base_url}/wholecell/{connection_id}/shipments",
-            webhook_secret=webhook_secret,
+            webhook_url=_webhook_url(base_url, connection_id),
+            webhook_secret=secret,
         )
+
+    # ------------------------------------------------------------------ credentials
+    def replace_wholecell(self, connection_id: str, credentials: WholeCellCredentials) -> ConnectionView:
+        """New WholeCell API App credentials, checked against WholeCell with the current settings."""
+        connection = self.require(connection_id)
+        self.check_against_wholecell(connection.settings,
+                                     self._wholecell(credentials.app_id, credentials.app_secret))
+        return self.view(self._writer.replace_wholecell(connection_id, _app(credentials)))
+
+    def rotate_webhook_secret(self, connection_id: str, keep_previous: bool, base_url: str) -> WebhookSecretResponse:
+        """The next webhook signing secret, shown once; the replaced one stays valid if asked."""
+        connection = self.require(connection_id)
+        rotated = self.services.connections.rotate_webhook_key(
+            connection_id, expected_version=connection.webhook_key_version, keep_previous=keep_previous)
+        return WebhookSecretResponse(
+            webhook_url=_webhook_url(base_url, connection_id),
+            webhook_secret=webhook_secret(self.services.settings, self.services.secrets, connection_id,
+                                          rotated.webhook_key_version),
+            key_version=rotated.webhook_key_version,
+            previous_key_version=rotated.webhook_previous_key_version,
+        )
+
+    def retire_previous_webhook_secret(self, connection_id: str) -> ConnectionView:
+        self.require(connection_id)
+        return self.view(self.services.connections.retire_previous_webhook_key(connection_id))
 
     def view(self, connection: Connection) -> ConnectionView:
         health = {}
@@ -117,6 +144,8 @@ class ConnectionService:
                 scopes=connection.scopes,
                 missing_scopes=connection.missing_scopes,
             ),
+            webhook=WebhookKeys(key_version=connection.webhook_key_version,
+                                previous_key_version=connection.webhook_previous_key_version),
             settings=connection.settings,
             health=health,
         )
@@ -183,6 +212,14 @@ class ConnectionService:
                     outcome=r.outcome.value, counts=r.counts, reason=r.reason)
             for r in self.services.runs.list(connection_id, job)
         ]
+
+
+def _app(credentials: WholeCellCredentials) -> WholeCellApp:
+    return WholeCellApp(app_id=credentials.app_id, app_secret=SecretStr(credentials.app_secret))
+
+
+def _webhook_url(base_url: str, connection_id: str) -> str:
+    return f"{base_url}/wholecell/{connection_id}/shipments"
 
 
 class _Lookups:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlparse
+
+from pydantic import SecretStr
 
 from wholecell_temu.api_errors import BadRequest, NotFound
 from wholecell_temu.auth.state import InvalidState, issue_state, verify_state
 from wholecell_temu.config import TEMU_GATEWAYS
 from wholecell_temu.domain.connection import Connection, missing_scopes
+from wholecell_temu.domain.credentials import TemuToken
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.framework import Services
 from wholecell_temu.observability import logger
-from wholecell_temu.secrets import state_signing_key, temu_app_credentials
-from wholecell_temu.store.connections import ConflictError
+from wholecell_temu.secrets import ConnectionSecrets, state_signing_key, temu_app_credentials
+from wholecell_temu.store.connections import Authorization, ConflictError
 
 LOCAL_MALL_TYPE = 100  # Temu mallType of Local sellers; semi-managed shops (1) are not supported
 TEMU_GATEWAY_HOSTS = {urlparse(url).netloc for url in TEMU_GATEWAYS.values()}
@@ -63,21 +65,17 @@ class AuthorizationService:
         if connection.temu_mall_id is not None and connection.temu_mall_id != info.mall_id:
             raise BadRequest("this connection belongs to a different Temu shop; authorize with that shop "
                              "or create a new connection")
-        store = self.services.secrets
-        arn = store.create_json(store.name("connections", connection_id, "temu-token", uuid.uuid4().hex),
-                                {"access_token": access_token})
         expires = datetime.fromtimestamp(info.expired_time, UTC) if info.expired_time else None
+        authorization = Authorization(mall_id=info.mall_id, callback_host=host, token_expires_at=expires,
+                                      scopes=list(info.api_scope_list),
+                                      missing_scopes=missing_scopes(list(info.api_scope_list)))
         try:
-            updated = self.services.connections.record_authorization(
-                connection_id, mall_id=info.mall_id, callback_host=host, token_secret_arn=arn,
-                token_expires_at=expires, scopes=list(info.api_scope_list),
-                missing_scopes=missing_scopes(list(info.api_scope_list)),
-            )
+            # the token joins the WholeCell credentials in the connection's one secret, as a new
+            # version the item then names: readers (and their caches) move to it at once
+            updated = ConnectionSecrets(self.services.secrets, self.services.connections).store_temu_token(
+                connection_id, TemuToken(access_token=SecretStr(access_token)), authorization)
         except ConflictError as exc:
-            store.schedule_deletion(arn)
             raise BadRequest(str(exc)) from None
-        if connection.token_secret_arn and connection.token_secret_arn != arn:
-            store.schedule_deletion(connection.token_secret_arn)  # the replaced token is never used again
         logger.info("shop authorized", extra={"connection_id": connection_id, "mall_id": info.mall_id})
         return updated
 

@@ -43,12 +43,17 @@ class Connection(BaseModel):
     temu_region: str
     temu_mall_id: int | None = None
     temu_callback_host: str | None = None
-    token_secret_arn: str | None = None
     token_expires_at: datetime | None = None
     scopes: list[str] = []
     missing_scopes: list[str] = []
-    wholecell_secret_arn: str
-    webhook_secret_arn: str
+    # The connection's one secret (WholeCell credentials, Temu token) and the version of it to
+    # read: readers never read AWSCURRENT, writers move this with a compare-and-swap.
+    credentials_secret_arn: str
+    credentials_version: str
+    # The shipment webhook's signing secret is derived from the stack's master key and this
+    # version; during a rotation the previous version is accepted too.
+    webhook_key_version: int = 1
+    webhook_previous_key_version: int | None = None
     settings: ConnectionSettings
     settings_version: int = 0
     created_at: datetime

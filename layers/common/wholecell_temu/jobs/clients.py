@@ -31,12 +31,14 @@ class ConnectionNotAuthorized(Exception):
 
 
 def temu_client(settings: Settings, secrets: SecretStore, connection: Connection) -> TemuClient:
-    if not connection.token_secret_arn:
+    if connection.temu_mall_id is None:
+        raise ConnectionNotAuthorized(f"connection {connection.connection_id} has no Temu token")
+    token = secrets.connection_credentials(connection).temu
+    if token is None:
         raise ConnectionNotAuthorized(f"connection {connection.connection_id} has no Temu token")
     app_key, app_secret = temu_app_credentials(settings, connection.temu_region, secrets)
-    token = secrets.get_json(connection.token_secret_arn)["access_token"]
-    return temu_app_client(settings, secrets, connection.temu_region, connection.temu_callback_host, token,
-                           app_key=app_key, app_secret=app_secret)
+    return temu_app_client(settings, secrets, connection.temu_region, connection.temu_callback_host,
+                           token.access_token.get_secret_value(), app_key=app_key, app_secret=app_secret)
 
 
 def temu_app_client(
@@ -64,8 +66,8 @@ def temu_app_client(
 
 
 def wholecell_client(settings: Settings, secrets: SecretStore, connection: Connection) -> WholeCellClient:
-    creds = secrets.get_json(connection.wholecell_secret_arn)
-    return wholecell_client_for(settings, str(creds["app_id"]), str(creds["app_secret"]))
+    app = secrets.connection_credentials(connection).wholecell
+    return wholecell_client_for(settings, app.app_id, app.app_secret.get_secret_value())
 
 
 def wholecell_client_for(settings: Settings, app_id: str, app_secret: str) -> WholeCellClient:

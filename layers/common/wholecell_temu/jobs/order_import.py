@@ -238,6 +238,7 @@ class OrderImporter:
         self.orders.record_import(record, owner)
         self.count_lines(lines)
         self.context.count("imported")
+        metrics.add_metric(name="OrdersImported", unit=MetricUnit.Count, value=1)
         if address is not None:
             self.context.count("addresses_filled")
         if self.settings.inventory_sync_enabled:  # outstanding counts it before WholeCell's next delta read

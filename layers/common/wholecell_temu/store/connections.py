@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -17,6 +18,21 @@ class ConflictError(Exception):
     """A conditional write lost against a concurrent change."""
 
 
+class CredentialsChanged(ConflictError):
+    """The connection's credentials version moved since it was read: read again and retry."""
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What a Temu authorization records on the connection (the token itself is in its secret)."""
+
+    mall_id: int
+    callback_host: str | None
+    token_expires_at: datetime | None
+    scopes: list[str]
+    missing_scopes: list[str]
+
+
 def _to_domain(item: ConnectionModel) -> Connection:
     return Connection(
         connection_id=item.connection_id,
@@ -26,12 +42,14 @@ def _to_domain(item: ConnectionModel) -> Connection:
         temu_region=item.temu_region,
         temu_mall_id=int(item.temu_mall_id) if item.temu_mall_id is not None else None,
         temu_callback_host=item.temu_callback_host,
-        token_secret_arn=item.token_secret_arn,
         token_expires_at=item.token_expires_at,
         scopes=list(item.scopes or []),
         missing_scopes=list(item.missing_scopes or []),
-        wholecell_secret_arn=item.wholecell_secret_arn,
-        webhook_secret_arn=item.webhook_secret_arn,
+        credentials_secret_arn=item.credentials_secret_arn,
+        credentials_version=item.credentials_version,
+        webhook_key_version=int(item.webhook_key_version or 1),
+        webhook_previous_key_version=(int(item.webhook_previous_key_version)
+                                      if item.webhook_previous_key_version is not None else None),
         settings=ConnectionSettings.model_validate(item.settings or {}),
         settings_version=int(item.settings_version or 0),
         created_at=item.created_at,
@@ -49,8 +67,8 @@ class ConnectionRepository:
         connection_id: str,
         name: str,
         temu_region: str,
-        wholecell_secret_arn: str,
-        webhook_secret_arn: str,
+        credentials_secret_arn: str,
+        credentials_version: str,
         settings: ConnectionSettings,
     ) -> Connection:
         now = self.clock.now()
@@ -61,8 +79,9 @@ class ConnectionRepository:
             created_at=now,
             updated_at=now,
             temu_region=temu_region,
-            wholecell_secret_arn=wholecell_secret_arn,
-            webhook_secret_arn=webhook_secret_arn,
+            credentials_secret_arn=credentials_secret_arn,
+            credentials_version=credentials_version,
+            webhook_key_version=1,
             settings=settings.model_dump(mode="json"),
             settings_version=1,
         )
@@ -101,22 +120,39 @@ class ConnectionRepository:
             raise ConflictError("settings changed concurrently; read them again") from exc
         return _to_domain(ConnectionModel.get(connection_id, consistent_read=True))
 
+    def swap_credentials_version(self, connection_id: str, *, expected: str, new: str) -> Connection:
+        """Point the connection at a new version of its secret if it still names `expected`."""
+        item = ConnectionModel(connection_id)
+        try:
+            item.update(
+                actions=[
+                    ConnectionModel.credentials_version.set(new),
+                    ConnectionModel.updated_at.set(self.clock.now()),
+                ],
+                condition=ConnectionModel.credentials_version == expected,
+            )
+        except UpdateError as exc:
+            if self.get(connection_id) is None:
+                raise ConflictError(f"connection {connection_id} is gone") from exc
+            raise CredentialsChanged("the credentials changed concurrently") from exc
+        return self._reload(connection_id)
+
     def record_authorization(
         self,
         connection_id: str,
+        authorization: Authorization,
         *,
-        mall_id: int,
-        callback_host: str | None,
-        token_secret_arn: str,
-        token_expires_at: datetime | None,
-        scopes: list[str],
-        missing_scopes: list[str],
+        expected_credentials_version: str,
+        credentials_version: str,
     ) -> Connection:
-        """A fresh token: the connection becomes active, bound to this mall for good.
+        """A fresh token: the connection becomes active, bound to this mall for good, and names the
+        version of its secret that holds the token, in one conditional write.
 
-        The condition refuses a token for a different shop than the one already connected.
+        The condition refuses a token for a different shop than the one already connected, and a
+        credentials version that moved since it was read (CredentialsChanged: read again, retry).
         """
         now = self.clock.now()
+        mall_id = authorization.mall_id
         item = ConnectionModel(connection_id)
         try:
             item.update(
@@ -124,23 +160,64 @@ class ConnectionRepository:
                     ConnectionModel.status.set(ConnectionStatus.ACTIVE.value),
                     ConnectionModel.status_reason.remove(),
                     ConnectionModel.temu_mall_id.set(mall_id),
-                    ConnectionModel.temu_callback_host.set(callback_host)
-                    if callback_host
+                    ConnectionModel.temu_callback_host.set(authorization.callback_host)
+                    if authorization.callback_host
                     else ConnectionModel.temu_callback_host.remove(),
-                    ConnectionModel.token_secret_arn.set(token_secret_arn),
-                    ConnectionModel.token_expires_at.set(token_expires_at)
-                    if token_expires_at
+                    ConnectionModel.credentials_version.set(credentials_version),
+                    ConnectionModel.token_expires_at.set(authorization.token_expires_at)
+                    if authorization.token_expires_at
                     else ConnectionModel.token_expires_at.remove(),
-                    ConnectionModel.scopes.set(scopes),
-                    ConnectionModel.missing_scopes.set(missing_scopes),
+                    ConnectionModel.scopes.set(authorization.scopes),
+                    ConnectionModel.missing_scopes.set(authorization.missing_scopes),
                     ConnectionModel.authorized_at.set(now),
                     ConnectionModel.updated_at.set(now),
                 ],
-                condition=ConnectionModel.connection_id.exists()
+                condition=(ConnectionModel.credentials_version == expected_credentials_version)
                 & (ConnectionModel.temu_mall_id.does_not_exist() | (ConnectionModel.temu_mall_id == mall_id)),
             )
         except UpdateError as exc:
-            raise ConflictError("this connection is bound to a different Temu shop") from exc
+            current = self.get(connection_id)
+            if current is None:
+                raise ConflictError(f"connection {connection_id} is gone") from exc
+            if current.temu_mall_id is not None and current.temu_mall_id != mall_id:
+                raise ConflictError("this connection is bound to a different Temu shop") from exc
+            raise CredentialsChanged("the credentials changed concurrently") from exc
+        return self._reload(connection_id)
+
+    def rotate_webhook_key(self, connection_id: str, *, expected_version: int, keep_previous: bool) -> Connection:
+        """The next webhook key version; the one replaced stays valid if `keep_previous`.
+
+        Versions only grow, so a retired secret never becomes valid again.
+        """
+        item = ConnectionModel(connection_id)
+        try:
+            item.update(
+                actions=[
+                    ConnectionModel.webhook_key_version.set(expected_version + 1),
+                    ConnectionModel.webhook_previous_key_version.set(expected_version)
+                    if keep_previous
+                    else ConnectionModel.webhook_previous_key_version.remove(),
+                    ConnectionModel.updated_at.set(self.clock.now()),
+                ],
+                condition=ConnectionModel.connection_id.exists()
+                & (ConnectionModel.webhook_key_version == expected_version),
+            )
+        except UpdateError as exc:
+            raise ConflictError("the webhook secret was rotated concurrently; read the connection again") from exc
+        return self._reload(connection_id)
+
+    def retire_previous_webhook_key(self, connection_id: str) -> Connection:
+        """End a rotation: only the current webhook key version is accepted from now on."""
+        ConnectionModel(connection_id).update(
+            actions=[
+                ConnectionModel.webhook_previous_key_version.remove(),
+                ConnectionModel.updated_at.set(self.clock.now()),
+            ],
+            condition=ConnectionModel.connection_id.exists(),
+        )
+        return self._reload(connection_id)
+
+    def _reload(self, connection_id: str) -> Connection:
         return _to_domain(ConnectionModel.get(connection_id, consistent_read=True))
 
     def mark_needs_reauthorization(self, connection_id: str, reason: str) -> None:

@@ -48,14 +48,17 @@ class ConnectionModel(Model):
     temu_region = UnicodeAttribute()
     temu_mall_id = NumberAttribute(null=True)
     temu_callback_host = UnicodeAttribute(null=True)  # gateway host Temu named at authorization
-    token_secret_arn = UnicodeAttribute(null=True)
     token_expires_at = UTCDateTimeAttribute(null=True)
     scopes = JSONAttribute(null=True)  # list of strings
     missing_scopes = JSONAttribute(null=True)  # list of strings
     authorized_at = UTCDateTimeAttribute(null=True)
-    # WholeCell account and the shipment webhook
-    wholecell_secret_arn = UnicodeAttribute()
-    webhook_secret_arn = UnicodeAttribute()
+    # The connection's one secret ({"wholecell": ..., "temu": ...}) and the VersionId readers read;
+    # writers change it only with a condition on the version they read (compare-and-swap).
+    credentials_secret_arn = UnicodeAttribute()
+    credentials_version = UnicodeAttribute()
+    # The shipment webhook's signing secret is derived (master key, connection id, version)
+    webhook_key_version = NumberAttribute(default=1)
+    webhook_previous_key_version = NumberAttribute(null=True)  # still accepted during a rotation
     # Settings as validated JSON (wholecell_temu.domain.settings.ConnectionSettings)
     settings = JSONAttribute()
     settings_version = NumberAttribute(default=0)

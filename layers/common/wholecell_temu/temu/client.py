@@ -15,10 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import requests
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
+from wholecell_temu.observability import metrics
 from wholecell_temu.temu.errors import (
     CREATE_TOKEN_API,
     RATE_LIMITED,
@@ -102,6 +104,8 @@ class TemuClient:
             try:
                 return self._attempt(api_type, params or {}, token)
             except TemuApiError as exc:
+                if exc.code == RATE_LIMITED or exc.status == 429:
+                    metrics.add_metric(name="TemuThrottled", unit=MetricUnit.Count, value=1)
                 if not exc.retryable or attempt + 1 >= self._retry.max_attempts:
                     raise
                 delay = self._retry.delay(attempt)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -272,10 +272,7 @@ class SalesChannel(_ReadModel):
 
 
 # --- List envelope ---------------------------------------------------------------------------
-M = TypeVar("M", bound=BaseModel)
-
-
-class ListPage(BaseModel, Generic[M]):
+class ListPage[M: BaseModel](BaseModel):
     """`{"data": [...], "page": n, "pages": total}`; a bare array is one complete page."""
 
     data: list[M]
@@ -287,7 +284,7 @@ class ListPage(BaseModel, Generic[M]):
         return not self.data or self.page >= self.pages
 
 
-def parse_page(payload: Any, model: type[M]) -> ListPage[M]:
+def parse_page[M: BaseModel](payload: Any, model: type[M]) -> ListPage[M]:
     """Raises pydantic.ValidationError when the body is neither shape."""
     if isinstance(payload, list):
         payload = {"data": payload, "page": 1, "pages": 1}

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
@@ -24,7 +24,6 @@ from wholecell_temu.wholecell import adapter
 from wholecell_temu.wholecell.adapter import (
     InventoryStatus,
     InventoryUnit,
-    M,
     Params,
     SalesChannel,
     SalesOrder,
@@ -169,7 +168,7 @@ class WholeCellClient:
         return list(self._paged("sales_channels", adapter.SALES_CHANNELS, [], SalesChannel))
 
     # --- Plumbing -----------------------------------------------------------------------------
-    def _paged(self, operation: str, path: str, params: Params, model: type[M]) -> Iterator[M]:
+    def _paged[M: BaseModel](self, operation: str, path: str, params: Params, model: type[M]) -> Iterator[M]:
         """Walk `page=1..pages`; stop on an empty page or the last one (§1 Paging)."""
         page = 1
         while True:
@@ -190,7 +189,7 @@ class WholeCellClient:
                 return
             page += 1
 
-    def _parse(self, operation: str, model: type[M], payload: Any) -> M:
+    def _parse[M: BaseModel](self, operation: str, model: type[M], payload: Any) -> M:
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
