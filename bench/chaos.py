@@ -695,7 +695,7 @@ class ChaosRun:
         by_key: dict[str, list[tuple[float, float]]] = {}
         figures: dict[str, Counter[str]] = {job: Counter() for job in JOB_FUNCTIONS}
         for item in items:
-            if item["sk"]["S"] == "#lease" or "job" not in item:
+            if item["sk"]["S"] in ("#lease", "#latest") or "job" not in item:  # the lease; a last run's copy
                 continue
             job, outcome = item["job"]["S"], item.get("outcome", {}).get("S", "queued")
             reason = item.get("reason", {}).get("S")

@@ -49,9 +49,11 @@ class Demo:
         self.stack = stack
         self.summary: dict[str, int] = {
             "listings_imported": 0, "listings_connected": 0, "quantities_pushed": 0, "orders_imported": 0,
-            "addresses_filled": 0, "shipments_confirmed": 0, "connection_secrets": 0, "errors": 0,
+            "addresses_filled": 0, "shipments_confirmed": 0, "connection_secrets": 0,
+            "replayed_links_refused": 0, "runs_skipped_while_disabled": 0, "errors": 0,
         }
         self.connection_id = ""
+        self.authorize_url = ""
         self.mall_id = 0
         self.orders: dict[str, str] = {}
         self.webhook = ("", "")
@@ -91,14 +93,17 @@ class Demo:
         created = self.api("POST", "/admin/connections", 201, {
             "name": "Demo Wireless", "temu_region": "US",
             "wholecell": {"app_id": WHOLECELL_APP[0], "app_secret": WHOLECELL_APP[1]},
+            "expected_mall_id": self.mall_id or None,  # only this Temu shop's token will be accepted
         })
         self.connection_id = created["connection_id"]
+        self.authorize_url = created["authorize_url"]  # single use, 10 minutes: sent to the seller
         self.webhook = (created["webhook_url"], created["webhook_secret"])
         self.say(f"connection {self.connection_id} created; webhook {created['webhook_url']}")
 
     def authorize(self) -> None:
-        # The seller's browser: our authorize route -> Temu Seller Center -> our callback.
-        url = f"{self.stack.api_url}/temu/authorize?connection_id={self.connection_id}"
+        # The seller's browser, with the link the admin API issued: our authorize route -> Temu
+        # Seller Center -> our callback.
+        url = self.authorize_url
         for hop in range(3):
             response = requests.get(url, allow_redirects=False, timeout=30)
             if response.status_code != 302:
@@ -293,6 +298,28 @@ class Demo:
             self.stage("Fill addresses once Temu releases them", self.fill_addresses)
             self.stage("Confirm WholeCell shipments on Temu", self.confirm_shipments)
             self.stage("Run as deployed: one secret, each function only its role", self.least_privilege)
+            self.stage("Guard the connection: a used authorize link, a disabled connection", self.lifecycle)
+
+    def lifecycle(self) -> None:
+        """A spent authorize link is refused; a disabled connection's runs are skipped until enabled."""
+        replay = requests.get(self.authorize_url, allow_redirects=False, timeout=30)
+        if replay.status_code != 400:
+            raise RuntimeError(f"a used authorize link answered {replay.status_code}")
+        self.summary["replayed_links_refused"] += 1
+        self.say("the authorize link the seller used is refused a second time (400): "
+                 "a new one comes only from POST /admin/connections/{id}/authorize-link")
+        base = f"/admin/connections/{self.connection_id}"
+        disabled = self.api("POST", f"{base}/disable", 200)
+        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
+        self.stack.drain(timeout=120)
+        runs = self.api("GET", f"{base}/runs?job=order_import", 200)["items"]
+        run = next(r for r in runs if r["run_id"] == run_id)
+        if run["outcome"] != "skipped":
+            raise RuntimeError(f"a disabled connection's run ended {run['outcome']}")
+        self.summary["runs_skipped_while_disabled"] += 1
+        enabled = self.api("POST", f"{base}/enable", 200)
+        self.say(f"disabled ({disabled['status']}): an order import was skipped ({run['reason']}); "
+                 f"enabled again: {enabled['status']}")
 
     def least_privilege(self) -> None:
         """The local stack runs every function with its template role, as AWS would (IAM enforced)."""

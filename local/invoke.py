@@ -82,8 +82,10 @@ PLACEHOLDERS = {
     "event_id": "a new WholeCell webhook event id",
     "sales_order_id": "a new WholeCell sales order of the demo connection: a Temu order awaiting shipment, "
                       "imported by the order import, with a USPS shipment not yet confirmed on Temu",
+    "authorize_state": "the state of a new single-use authorize link of the demo connection "
+                       "(POST /admin/connections/{id}/authorize-link)",
     "oauth_code": "the code Temu's Seller Center sends the callback for a new authorization of the demo shop",
-    "oauth_state": "the signed state of that same authorization (as the authorize redirect issued it)",
+    "oauth_state": "the state of that same authorization (a new admin-issued authorize link, not spent yet)",
     "webhook_timestamp": "an HTTP event's header only: now, in Unix seconds",
     "webhook_signature": "an HTTP event's header only: v1= HMAC-SHA256 of timestamp.body with the webhook "
                          "secret of the connection in the path (the demo connection's)",
@@ -189,6 +191,7 @@ class EventFiller:
             "message_id": lambda: str(uuid.uuid4()),
             "event_id": lambda: "evt_" + secrets.token_hex(10),
             "sales_order_id": lambda: str(self.shipped_order()),
+            "authorize_state": lambda: parse_qs(urlparse(self.authorize_link()).query)["state"][0],
         }
         if name in simple:
             return {name: simple[name]()}
@@ -315,12 +318,16 @@ class EventFiller:
                    {"carrier": "USPS", "tracking_number": tracking})
         return order_id
 
-    def authorization(self) -> tuple[str, str]:
-        """(code, state) of a new authorization of the demo shop: our authorize redirect, then
-        Temu's Seller Center, whose redirect to our callback is not followed."""
+    def authorize_link(self) -> str:
+        """A new single-use authorize link of the demo connection, as the admin API issues it."""
         demo = self.demo()
-        response = requests.get(f"{self.stack.api_url}/temu/authorize", params={"connection_id": demo.connection_id},
-                                allow_redirects=False, timeout=30)
+        return str(self._api("POST", f"/admin/connections/{demo.connection_id}/authorize-link", 201)["authorize_url"])
+
+    def authorization(self) -> tuple[str, str]:
+        """(code, state) of a new authorization of the demo shop: an admin-issued authorize link,
+        our authorize redirect, then Temu's Seller Center, whose redirect to our callback is not followed."""
+        demo = self.demo()
+        response = requests.get(self.authorize_link(), allow_redirects=False, timeout=30)
         if response.status_code != 302:
             raise SeedingError(f"GET /temu/authorize answered {response.status_code}: {response.text[:300]}")
         seller_center = requests.get(f"{response.headers['Location']}&mall_id={demo.mall_id}", allow_redirects=False,

@@ -52,18 +52,25 @@ def _oauth_paths() -> dict[str, Any]:
     served = _route_paths(build_oauth_app(lambda: None))  # type: ignore[arg-type,return-value]
     paths = {
         "/temu/authorize": {"get": {
-            "summary": "Send the seller to Temu Seller Center to authorize the app",
+            "summary": "Send the seller to Temu Seller Center to authorize the app (an admin-issued link)",
+            "description": "The link comes from POST /admin/connections/{connection_id}/authorize-link (or the "
+                           "creation answer's authorize_url): single use, valid 10 minutes.",
             "operationId": "temu_authorize",
-            "parameters": [{"name": "connection_id", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "parameters": [{"name": "state", "in": "query", "required": True, "schema": {"type": "string"}}],
             "responses": {"302": {"description": "Redirect to Temu's authorization page",
                                   "headers": {"Location": {"schema": {"type": "string"}}}},
-                          "400": _html("Unknown or missing connection"), "404": _html("Unknown connection")}}},
+                          "400": _html("Missing, forged, expired, used or replaced link"),
+                          "404": _html("Unknown connection")}}},
         "/temu/callback": {"get": {
             "summary": "Temu's redirect back: exchange the code, store the token",
             "operationId": "temu_callback",
             "parameters": [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
                            for name in ("code", "state", "callback_host")],
-            "responses": {"200": _html("The shop is connected"), "400": _html("Bad, expired or reused state/code"),
+            "description": "With the state of an admin-issued link: the link is spent and the token stored on its "
+                           "connection. Without a state (an install started in Temu's app store): the token is kept "
+                           "unbound for an operator to bind (GET /admin/authorizations).",
+            "responses": {"200": _html("The shop is connected, or the app-store install was received"),
+                          "400": _html("Bad, expired, replaced or reused state/code"),
                           "404": _html("Unknown connection"), "409": _html("The token belongs to another shop"),
                           "502": _html("Temu did not answer; try again")}}},
     }

@@ -701,10 +701,11 @@ class LocalStack:
         return dict(response.json())
 
     def authorize(self, connection_id: str, mall_id: int) -> None:
-        """Authorize a connection for a sandbox shop as the seller's browser would (authorize
-        redirect, Temu's page, our callback)."""
-        redirect = requests.get(f"{self.api_url}/temu/authorize", params={"connection_id": connection_id},
-                                allow_redirects=False, timeout=30).headers["Location"]
+        """Authorize a connection for a sandbox shop as the seller's browser would, with a link the
+        admin API issued (authorize redirect, Temu's page, our callback)."""
+        link = self.http("POST", f"/admin/connections/{connection_id}/authorize-link")
+        link.raise_for_status()
+        redirect = requests.get(link.json()["authorize_url"], allow_redirects=False, timeout=30).headers["Location"]
         callback = requests.get(f"{redirect}&mall_id={mall_id}", allow_redirects=False,
                                 timeout=30).headers["Location"]
         requests.get(callback, timeout=30).raise_for_status()

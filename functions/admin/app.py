@@ -11,6 +11,7 @@ app = build_app(lambda: ConnectionService(Services.cached()))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
-@tracer.capture_lambda_handler
+# Answers carry secrets and tokens, and an error can quote the request: neither goes into X-Ray.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -31,7 +31,7 @@ def run_import(stack: LocalStack, connection_id: str) -> dict[str, Any]:
 
 def bind_local_tables() -> None:
     """Point the in-process PynamoDB models at the local stack's tables (names as in template.yaml)."""
-    names = ["CONNECTIONS", "LISTINGS", "ORDERS", "SHIPMENTS", "INVENTORY", "RUNS", "IDEMPOTENCY"]
+    names = ["CONNECTIONS", "LISTINGS", "ORDERS", "SHIPMENTS", "INVENTORY", "RUNS", "IDEMPOTENCY", "AUTHORIZATIONS"]
     env = {f"{n}_TABLE": f"{n.title()}Table" for n in names}
     queues = ["LISTING_IMPORT", "QUANTITY_SYNC", "ORDER_IMPORT", "ADDRESS_BACKFILL", "SHIPMENT_RECONCILE", "SHIPMENT"]
     env |= {f"{q}_QUEUE_URL": "unused" for q in queues}

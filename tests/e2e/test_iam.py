@@ -56,6 +56,15 @@ def test_each_function_has_only_its_roles_permissions(stack: LocalStack) -> None
     assert denied(oauth.scan, TableName=connections)
     assert denied(oauth.put_item, TableName=connections, Item={"connection_id": {"S": "c"}})
     assert denied(oauth.delete_item, TableName=connections, Key={"connection_id": {"S": "c"}})
+    installs = stack.template.tables["AuthorizationsTable"].name  # app-store installs: OAuth only records them
+    oauth.put_item(TableName=installs, Item={"authorization_id": {"S": "iam-probe"}})
+    assert denied(oauth.get_item, TableName=installs, Key={"authorization_id": {"S": "iam-probe"}})
+    assert denied(oauth.scan, TableName=installs)
+    assert denied(oauth.delete_item, TableName=installs, Key={"authorization_id": {"S": "iam-probe"}})
+    assert denied(client(stack, "dynamodb", creds["ShipmentWebhookFunction"]).put_item, TableName=installs,
+                  Item={"authorization_id": {"S": "iam-probe"}})
+    client(stack, "dynamodb", creds["AdminFunction"]).delete_item(TableName=installs,
+                                                                  Key={"authorization_id": {"S": "iam-probe"}})
     inventory = stack.template.tables["InventoryTable"].name
     client(stack, "dynamodb", creds["ListingImportFunction"]).query(  # the catalog the import caches
         TableName=inventory, KeyConditionExpression="connection_id = :c",
@@ -66,7 +75,8 @@ def test_one_function_cannot_read_another_functions_secrets(stack: LocalStack) -
     """A connection's one secret holds its WholeCell credentials and its Temu token; the webhook
     signing secrets are derived from the stack's webhook master key. The webhook reads the master
     key and nothing else; the functions that call WholeCell or Temu read the connection secret;
-    only the admin API and the OAuth callback write it; the OAuth state key is the OAuth function's."""
+    only the admin API and the OAuth callback write it; the OAuth state key is read by the OAuth function
+    and the admin API (which signs the authorize links); only the admin API deletes a connection's secret."""
     assert stack.temu is not None and stack.wholecell is not None
     stack.wholecell.state.create_account("iam-secrets-app", "iam-secrets-secret", skus=["SKU-1"])
     shop = stack.temu.state.create_shop(region="US")
@@ -80,7 +90,7 @@ def test_one_function_cannot_read_another_functions_secrets(stack: LocalStack) -
     readable = {
         "ShipmentWebhookFunction": {"webhook key"},
         "OauthFunction": {"connection", "state key"},
-        "AdminFunction": {"connection", "webhook key"},
+        "AdminFunction": {"connection", "webhook key", "state key"},  # it signs the authorize links
         "ShipmentReconcileFunction": {"connection"},
         "ShipmentPushFunction": {"connection"},
         "OrderImportFunction": {"connection"},
@@ -105,12 +115,28 @@ def test_one_function_cannot_read_another_functions_secrets(stack: LocalStack) -
                       SecretString=current) == (function not in writers), function
         assert denied(secrets.put_secret_value, SecretId=stack.secret_arns["WebhookKeySecret"],
                       SecretString="{}"), function  # nobody rewrites the master key
-        assert denied(secrets.delete_secret, SecretId=connection.credentials_secret_arn), function
+        if function != "AdminFunction":  # the admin API deletes a connection's secret (tried below, elsewhere)
+            assert denied(secrets.delete_secret, SecretId=connection.credentials_secret_arn), function
+        assert denied(secrets.delete_secret, SecretId=f"wholecell-temu/{stack.template.parameters['Stage']}"
+                      f"/connections/iam-probe-absent") == (function != "AdminFunction"), function
+        assert denied(secrets.delete_secret, SecretId=stack.secret_arns["WebhookKeySecret"]), function
     # another connection's secret name is under the same prefix, and a new one only the admin API creates
     for function in readable:
         secrets = client(stack, "secretsmanager", stack.function_credentials[function])
         assert denied(secrets.create_secret, Name=f"wholecell-temu/{stack.template.parameters['Stage']}"
                       f"/connections/iam-probe-{function}", SecretString="{}") == (function != "AdminFunction")
+    # an app-store install's token: only the OAuth function creates one, only the admin API reads or deletes it
+    installs = f"wholecell-temu/{stack.template.parameters['Stage']}/authorizations"
+    install = client(stack, "secretsmanager", stack.function_credentials["OauthFunction"]).create_secret(
+        Name=f"{installs}/iam-probe", SecretString='{"temu": {"access_token": "t"}}')["ARN"]
+    for function in readable:
+        secrets = client(stack, "secretsmanager", stack.function_credentials[function])
+        assert denied(secrets.get_secret_value, SecretId=install) == (function != "AdminFunction"), function
+        assert denied(secrets.create_secret, Name=f"{installs}/iam-probe-{function}",
+                      SecretString="{}") == (function != "OauthFunction"), function
+        assert denied(secrets.delete_secret, SecretId=f"{installs}/iam-probe-absent") == (
+            function != "AdminFunction"), function
+    stack.client("secretsmanager").delete_secret(SecretId=install, ForceDeleteWithoutRecovery=True)
     # nothing a writer did moved what readers read
     after = ConnectionRepository().get(connection_id)
     assert after is not None and after.credentials_version == connection.credentials_version

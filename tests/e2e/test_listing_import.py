@@ -77,8 +77,12 @@ def test_lost_authorization_parks_the_connection_until_reauthorized(stack: Local
     authorize_url = response.json()["authorize_url"]
     assert urlparse(authorize_url).path == "/temu/authorize"
 
+    links = [authorize_url]  # the creation answer's link is single use: the next comes from the admin API
+
     def authorize() -> None:
-        redirect = requests.get(authorize_url, allow_redirects=False, timeout=30).headers["Location"]
+        link = links.pop() if links else stack.http(
+            "POST", f"/admin/connections/{connection_id}/authorize-link").json()["authorize_url"]
+        redirect = requests.get(link, allow_redirects=False, timeout=30).headers["Location"]
         callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
                                 timeout=30).headers["Location"]
         assert requests.get(callback, timeout=30).status_code == 200
@@ -111,6 +115,8 @@ def test_search_and_connect_by_hand(stack: LocalStack) -> None:
 
     unconnected = stack.http("GET", f"{base}?connected=false").json()
     assert [i["seller_sku"] for i in unconnected["items"]] == ["T-PAIR"] and unconnected["next_cursor"] is None
+    first_page = stack.http("GET", f"{base}?connected=false&cursor=")  # an empty cursor is the first page
+    assert first_page.status_code == 200 and first_page.json() == unconnected
     pair = unconnected["items"][0]
     for q in (str(pair["temu_sku_id"]), str(pair["temu_goods_id"]), "t-pair", "bundle"):
         found = stack.http("GET", f"{base}?q={q}").json()["items"]

@@ -31,11 +31,7 @@ def shop(stack: LocalStack) -> dict[str, Any]:
     created = stack.http("POST", "/admin/connections", json={"name": "Ship", "temu_region": "US", "wholecell": APP})
     assert created.status_code == 201, created.text
     connection_id = created.json()["connection_id"]
-    redirect = requests.get(f"{stack.api_url}/temu/authorize", params={"connection_id": connection_id},
-                            allow_redirects=False, timeout=30).headers["Location"]
-    callback = requests.get(f"{redirect}&mall_id={shop['mallId']}", allow_redirects=False,
-                            timeout=30).headers["Location"]
-    assert requests.get(callback, timeout=30).status_code == 200
+    stack.authorize(connection_id, shop["mallId"])
     assert run_job(stack, connection_id, "listing_import")["outcome"] == "succeeded"
     response = stack.http("PUT", f"/admin/connections/{connection_id}/settings", json={
         "order_import_enabled": True, "order_status_map": {"1": "Pending", "2": "Awaiting Fulfillment",
@@ -265,13 +261,15 @@ def test_webhook_secret_rotation(stack: LocalStack, shop: dict[str, Any]) -> Non
     assert (rotated.json()["key_version"], rotated.json()["previous_key_version"]) == (2, 1)
     assert verdict(first) == 400 and verdict(second) == 400  # both, while WholeCell switches
     view = stack.http("GET", f"/admin/connections/{connection_id}")
-    assert view.json()["webhook"] == {"key_version": 2, "previous_key_version": 1}
+    webhook = view.json()["webhook"]
+    assert (webhook["key_version"], webhook["previous_key_version"]) == (2, 1)
+    assert webhook["previous_valid_until"] == rotated.json()["previous_valid_until"] is not None
     assert first not in view.text and second not in view.text
 
     retired = stack.http("DELETE", f"{rotate}/previous")
     assert retired.status_code == 200 and retired.json()["webhook"]["previous_key_version"] is None
     assert verdict(first) == 401 and verdict(second) == 400
-    revoked = stack.http("POST", rotate, json={"keep_previous": False})  # a leaked secret: revoke at once
+    revoked = stack.http("POST", rotate, json={"overlap_hours": 0})  # a leaked secret: revoke at once
     third = revoked.json()["webhook_secret"]
     assert verdict(second) == 401 and verdict(third) == 400 and verdict(first) == 401
 
@@ -282,4 +280,5 @@ def test_webhook_secret_rotation(stack: LocalStack, shop: dict[str, Any]) -> Non
     assert [n for n in names if connection_id in n] == [
         f"wholecell-temu/{stack.template.parameters['Stage']}/connections/{connection_id}"]
     assert stack.http("POST", "/admin/connections/nope/webhook-secret", json={}).status_code == 404
-    assert stack.http("POST", rotate, json={"keep_previous": "maybe"}).status_code == 400
+    assert stack.http("POST", rotate, json={"overlap_hours": "maybe"}).status_code == 400
+    assert stack.http("POST", rotate, json={"overlap_hours": 721}).status_code == 400

@@ -201,13 +201,16 @@ def test_readers_follow_the_item_not_awscurrent(world: World) -> None:
 
 def test_webhook_key_rotation_keeps_current_and_previous(world: World) -> None:
     world.connect()
-    rotated = world.connections.rotate_webhook_key("c1", expected_version=1, keep_previous=True)
+    rotated = world.connections.rotate_webhook_key("c1", expected_version=1, overlap=timedelta(hours=24))
     assert (rotated.webhook_key_version, rotated.webhook_previous_key_version) == (2, 1)
+    assert rotated.webhook_previous_key_until is not None and rotated.updated_at is not None
+    assert rotated.webhook_previous_key_until - rotated.updated_at == timedelta(hours=24)
     with pytest.raises(ConflictError):  # a concurrent rotation that read version 1 loses
-        world.connections.rotate_webhook_key("c1", expected_version=1, keep_previous=True)
-    again = world.connections.rotate_webhook_key("c1", expected_version=2, keep_previous=True)
+        world.connections.rotate_webhook_key("c1", expected_version=1, overlap=timedelta(hours=24))
+    again = world.connections.rotate_webhook_key("c1", expected_version=2, overlap=timedelta(hours=24))
     assert (again.webhook_key_version, again.webhook_previous_key_version) == (3, 2)
     retired = world.connections.retire_previous_webhook_key("c1")
     assert (retired.webhook_key_version, retired.webhook_previous_key_version) == (3, None)
-    revoked = world.connections.rotate_webhook_key("c1", expected_version=3, keep_previous=False)
+    revoked = world.connections.rotate_webhook_key("c1", expected_version=3, overlap=timedelta(0))
     assert (revoked.webhook_key_version, revoked.webhook_previous_key_version) == (4, None)
+    assert revoked.webhook_previous_key_until is None

@@ -32,3 +32,9 @@ def test_expires_after_ten_minutes() -> None:
     assert verify_state(state, KEY, now=1600) == "conn-1"
     with pytest.raises(InvalidState, match="expired"):
         verify_state(state, KEY, now=1601)
+
+
+@pytest.mark.parametrize("state", ["é.é", "abc.dé", "\u00b2.\u00b2", "a\x00.b"])
+def test_non_ascii_states_are_invalid_not_a_crash(state: str) -> None:
+    with pytest.raises(InvalidState):
+        verify_state(state, KEY, now=1000)

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -65,6 +65,13 @@ def test_valid_versions_are_the_current_and_the_previous_during_a_rotation() -> 
     assert valid_webhook_key_versions(3, 2) == [3, 2]
 
 
+def test_the_previous_secret_is_accepted_only_for_the_stated_overlap() -> None:
+    until = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    assert valid_webhook_key_versions(3, 2, until, until - timedelta(seconds=1)) == [3, 2]
+    assert valid_webhook_key_versions(3, 2, until, until) == [3]
+    assert valid_webhook_key_versions(3, 2, until, until + timedelta(days=1)) == [3]
+
+
 def test_credentials_never_show_their_values() -> None:
     creds = ConnectionCredentials(wholecell=WholeCellApp(app_id="app", app_secret="wc-s3cret"),  # type: ignore[arg-type]
                                   temu=TemuToken(access_token="upl-t0ken"))  # type: ignore[arg-type]
@@ -107,10 +114,12 @@ class Queue:
         return {"MessageId": str(len(self.sent))}
 
 
-def connection(connection_id: str, version: int, previous: int | None) -> Connection:
+def connection(connection_id: str, version: int, previous: int | None,
+               previous_until: datetime | None = None) -> Connection:
     return Connection(connection_id=connection_id, name="n", status=ConnectionStatus.ACTIVE, temu_region="US",
                       credentials_secret_arn="arn:connection", credentials_version="v1",
                       webhook_key_version=version, webhook_previous_key_version=previous,
+                      webhook_previous_key_until=previous_until,
                       settings=ConnectionSettings(), created_at=T, updated_at=T)
 
 
@@ -160,3 +169,12 @@ def test_rotation_accepts_current_and_previous_then_only_current() -> None:
     assert post(retired, "c1", derive_webhook_secret(MASTER, "c1", 2)) == 202
     skipped, _, _ = webhook(connection("c1", 3, 2))  # rotated twice: version 1 is gone for good
     assert post(skipped, "c1", derive_webhook_secret(MASTER, "c1", 1)) == 401
+
+
+def test_the_webhook_refuses_the_previous_secret_once_the_overlap_is_over() -> None:
+    now = datetime.now(UTC)
+    during, _, _ = webhook(connection("c1", 2, 1, previous_until=now + timedelta(hours=1)))
+    assert post(during, "c1", derive_webhook_secret(MASTER, "c1", 1)) == 202
+    after, _, _ = webhook(connection("c1", 2, 1, previous_until=now - timedelta(seconds=1)))
+    assert post(after, "c1", derive_webhook_secret(MASTER, "c1", 1)) == 401
+    assert post(after, "c1", derive_webhook_secret(MASTER, "c1", 2)) == 202

@@ -48,6 +48,8 @@ class Settings(BaseModel):
     inventory_table: str = Field(alias="INVENTORY_TABLE")
     runs_table: str = Field(alias="RUNS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    # app-store installs waiting to be bound to a connection (OAuth writes, admin reads and binds)
+    authorizations_table: str = Field("unbound", alias="AUTHORIZATIONS_TABLE")
 
     # SQS queues (URLs), one per job plus the shipment queue
     listing_import_queue_url: str = Field(alias="LISTING_IMPORT_QUEUE_URL")

@@ -23,10 +23,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 
 from wholecell_temu.config import ConfigError, Settings
 from wholecell_temu.domain.connection import Connection
@@ -78,6 +80,21 @@ class SecretStore:
         response = self.client.put_secret_value(SecretId=arn, SecretString=json.dumps(value),
                                                 ClientRequestToken=str(uuid.uuid4()))
         return str(response["VersionId"])
+
+    def schedule_deletion(self, arn: str, recovery_days: int) -> datetime | None:
+        """Delete a secret after a recovery window (restore-secret undoes it until then); a secret
+        already scheduled stays scheduled. The deletion date, when Secrets Manager tells it."""
+        try:
+            response = self.client.delete_secret(SecretId=arn, RecoveryWindowInDays=recovery_days)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidRequestException":
+                raise
+            described = self.client.describe_secret(SecretId=arn)
+            if not described.get("DeletedDate"):
+                raise
+            return None
+        deletion = response.get("DeletionDate")
+        return deletion if isinstance(deletion, datetime) else None
 
     def get_json(self, arn: str, *, max_age: int = CACHE_SECONDS) -> dict[str, Any]:
         """A stack-level secret by name or ARN (Powertools, cached max_age seconds)."""
@@ -140,7 +157,8 @@ class ConnectionSecrets:
         def commit(connection: Connection, version: str) -> Connection:
             return self.connections.record_authorization(
                 connection_id, authorization,
-                expected_credentials_version=connection.credentials_version, credentials_version=version)
+                expected_credentials_version=connection.credentials_version, credentials_version=version,
+                expected_status=connection.status)
 
         return self._update(connection_id, lambda creds: creds.model_copy(update={"temu": token}), commit)
 
@@ -199,9 +217,11 @@ def webhook_secret(settings: Settings, store: SecretStore, connection_id: str, v
     return derive_webhook_secret(webhook_master_key(settings, store), connection_id, version)
 
 
-def webhook_signing_secrets(settings: Settings, store: SecretStore, connection: Connection) -> list[bytes]:
-    """The secrets a webhook for this connection may be signed with (two during a rotation)."""
+def webhook_signing_secrets(settings: Settings, store: SecretStore, connection: Connection,
+                            now: datetime) -> list[bytes]:
+    """The secrets a webhook for this connection may be signed with (two during a rotation's overlap)."""
     master = webhook_master_key(settings, store)
     return [derive_webhook_secret(master, connection.connection_id, version).encode()
             for version in valid_webhook_key_versions(connection.webhook_key_version,
-                                                      connection.webhook_previous_key_version)]
+                                                      connection.webhook_previous_key_version,
+                                                      connection.webhook_previous_key_until, now)]

@@ -1,11 +1,12 @@
 """The shipment webhook: WholeCell posts `sales_order.shipment_created`; we queue it, fast.
 
-Checks, in order: the connection exists (404), the body is not absurdly large (413), the
+Checks, in order: the connection exists and is not deleted (404), the body is not absurdly large (413), the
 signature holds (401: `X-WholeCell-Timestamp` + `X-WholeCell-Signature`, HMAC-SHA256 over
 `timestamp + "." + raw body` with the connection's webhook secret, constant-time, 5-minute
-tolerance, two secrets during rotation), the body parses (400 naming the fields). A connection's
-webhook secret is derived from the stack's master key (WebhookKeySecret), the connection id and
-its key version, so this function reads no per-connection secret at all. Then the
+tolerance, two secrets during rotation), the connection is not disabled (409), the body parses
+(400 naming the fields). A connection's webhook secret is derived from the stack's master key
+(WebhookKeySecret), the connection id and its key version, so this function reads no
+per-connection secret at all. Then the
 event is durably on the shipment queue and the answer is 202. Nothing here calls Temu or
 WholeCell; a repeated `event_id` is accepted again and processed once by the worker.
 """
@@ -19,6 +20,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from wholecell_temu.domain.connection import ConnectionStatus
 from wholecell_temu.jobs.framework import Services
 from wholecell_temu.jobs.shipment_push import ShipmentMessage, send_to_queue
 from wholecell_temu.observability import logger, metrics
@@ -43,19 +45,25 @@ def build_webhook_app(services: Any, sqs: Any = None) -> APIGatewayHttpResolver:
     def shipment_created(connection_id: str) -> Response[Any]:
         svc: Services = services()
         connection = svc.connections.get(connection_id) if len(connection_id) <= 64 else None
-        if connection is None:
+        if connection is None or connection.status is ConnectionStatus.DELETED:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             return _answer(404, "not_found", "unknown connection")
         event = app.current_event
-        raw = event.decoded_body or ""
+        try:
+            raw = event.decoded_body or ""
+        except (ValueError, TypeError):  # a base64 body that is not UTF-8 (or not base64)
+            return _answer(400, "invalid_request", "the body is not UTF-8 JSON")
         raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
         if len(raw_bytes) > MAX_BODY_BYTES:
             return _answer(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
-        secrets = webhook_signing_secrets(svc.settings, svc.secrets, connection)
+        secrets = webhook_signing_secrets(svc.settings, svc.secrets, connection, svc.clock.now())
         if not verify_webhook(dict(event.headers or {}), raw_bytes, secrets, svc.clock.time()):
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature rejected", extra={"connection_id": connection_id})
             return _answer(401, "unauthorized", "missing, stale or wrong X-WholeCell-Signature")
+        if connection.status is ConnectionStatus.DISABLED:  # told only to the signer; the reconciler catches up
+            metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+            return _answer(409, "connection_disabled", "the connection is disabled; nothing was queued")
         try:
             payload = json.loads(raw_bytes)
             shipment = ShipmentEvent.model_validate(payload)

@@ -77,3 +77,16 @@ def test_any_body_round_trips_and_any_change_breaks_it(body: bytes, secret: byte
     assert verify_webhook(signed, body, [secret], now=NOW)
     tampered = body + bytes([flip]) if not body else bytes([body[0] ^ (flip or 1)]) + body[1:]
     assert not verify_webhook(signed, tampered, [secret], now=NOW)
+
+
+@given(signature=st.text(max_size=80), timestamp=st.text(max_size=20))
+def test_any_header_text_is_refused_never_raises(signature: str, timestamp: str) -> None:
+    """Non-ASCII signatures (`v1=é`) and Unicode digits (`²`) are refused, not a crash."""
+    assert not verify_webhook(headers("v1=" + signature, timestamp), BODY, [SECRET], now=NOW)
+    assert not verify_webhook(headers(signature, timestamp), BODY, [SECRET], now=NOW)
+
+
+def test_non_ascii_signature_and_unicode_digit_timestamp_are_refused() -> None:
+    assert not verify_webhook(headers("v1=é"), BODY, [SECRET], now=NOW)
+    assert not verify_webhook(headers(sign_webhook(SECRET, TS, BODY), "²"), BODY, [SECRET], now=NOW)
+    assert not verify_webhook(headers(sign_webhook(SECRET, TS, BODY), "١٧٦٧٣٨٥٢٦٤"), BODY, [SECRET], now=NOW)

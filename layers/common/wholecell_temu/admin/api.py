@@ -7,17 +7,21 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from wholecell_temu.admin.authorizations import AuthorizationList, BindRequest, bind, list_authorizations
 from wholecell_temu.admin.diagnosis import Diagnosis, diagnose
 from wholecell_temu.admin.listings import BulkResult, ListingPage, ListingService, ListingView, bulk_connect, view
 from wholecell_temu.admin.models import (
+    AuthorizeLinkResponse,
     ConnectionList,
     ConnectionView,
     CreateConnectionRequest,
     CreateConnectionResponse,
+    DeletedConnection,
     ErrorResponse,
     RotateWebhookSecretRequest,
     RunList,
@@ -27,7 +31,7 @@ from wholecell_temu.admin.models import (
 )
 from wholecell_temu.admin.orders import OrderView, ResendQueued, get_order, resend_shipments
 from wholecell_temu.admin.service import ConnectionService
-from wholecell_temu.api_errors import ApiError
+from wholecell_temu.api_errors import ApiError, BadRequest
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.store.connections import ConflictError
 from wholecell_temu.store.inventory import InventoryMirror
@@ -49,6 +53,8 @@ def responses(success: tuple[int, str, type[Any]] | None = None, *, conflict: bo
     if success:
         status, description, model = success
         documented[status] = {"description": description, "content": {"application/json": {"model": model}}}
+    else:  # Powertools documents only the responses given; the route's return type is its 200
+        documented[200] = {"description": "Successful Response"}
     return documented
 
 
@@ -67,8 +73,43 @@ def request_json(app: APIGatewayHttpResolver) -> Any:
         return None
 
 
+def request_text(app: APIGatewayHttpResolver) -> str:
+    """The request's body as text; a body that is not UTF-8 is refused (400), not a crash."""
+    try:
+        return app.current_event.decoded_body or ""
+    except (ValueError, TypeError):  # UnicodeDecodeError and binascii.Error are ValueErrors
+        raise BadRequest("the body is not UTF-8 text", {"body": "send UTF-8 text"}) from None
+
+
 def json_response(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+
+
+MAX_CONNECTION_ID = 64  # ids are 32 hex digits; the webhook refuses longer ones the same way
+
+
+def refuse_malformed_bodies(app: APIGatewayHttpResolver) -> None:
+    """A body that is not UTF-8, or a JSON array, is a 400 and an overlong connection id a 404, before
+    any route runs."""
+
+    def json_arrays_refused(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        """No admin route takes a JSON array, and Powertools' validation reads an array body as its
+        first element (`[{...}]` passes as `{...}`): refused before any route runs."""
+        # /admin/connections/<connection_id>/...: a longer id is no connection, nor a valid DynamoDB key
+        segments = app.current_event.path.split("/")
+        if len(segments) > 3 and segments[2] == "connections" and len(segments[3]) > MAX_CONNECTION_ID:
+            return json_response(404, {"error": {"code": "not_found", "message": "connection not found"}})
+        if isinstance(request_json(app), list):
+            return json_response(400, {"error": {"code": "invalid_request", "message": "the body must be a "
+                                                 "JSON object", "fields": {"body": "not an array"}}})
+        return next_middleware(app)
+
+    app.use(middlewares=[json_arrays_refused])
+
+    @app.exception_handler(UnicodeDecodeError)  # validation reads the body before any route does
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
+        return json_response(400, {"error": {"code": "invalid_request", "message": "the body is not UTF-8 text",
+                                             "fields": {"body": "send UTF-8 text"}}})
 
 
 def build_app(service_factory: Any) -> APIGatewayHttpResolver:
@@ -86,6 +127,8 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     @app.exception_handler(ConflictError)
     def _conflict(exc: ConflictError) -> Response[Any]:
         return json_response(409, {"error": {"code": "conflict", "message": str(exc)}})
+
+    refuse_malformed_bodies(app)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
@@ -110,15 +153,23 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         created = service().create(body, base_url(app))
         return Response(status_code=201, content_type="application/json", body=created)
 
-    @app.get("/admin/connections")
-    def list_connections() -> ConnectionList:
+    @app.get("/admin/connections", responses=responses())
+    def list_connections(
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    ) -> ConnectionList:
+        """A page of connections (table order); each page's run health is batch-read at once."""
         svc = service()
-        return ConnectionList(items=[svc.view(c) for c in svc.services.connections.all()])
+        connections, next_cursor = svc.services.connections.page(limit, cursor)
+        last_runs = svc.services.runs.last_finished([c.connection_id for c in connections])
+        return ConnectionList(items=[svc.view(c, last_runs) for c in connections], next_cursor=next_cursor)
 
     @app.get("/admin/connections/<connection_id>", responses=responses())
     def get_connection(connection_id: str) -> ConnectionView:
         svc = service()
-        return svc.view(svc.require(connection_id))
+        return svc.view(svc.require(connection_id, deleted=True))
+
+    add_lifecycle_routes(app, service)
 
     @app.put("/admin/connections/<connection_id>/settings", responses=responses())
     def put_settings(connection_id: str) -> ConnectionSettings:
@@ -145,6 +196,36 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     return app
 
 
+def add_lifecycle_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
+    """Authorize links, disable / enable, delete."""
+
+    @app.post("/admin/connections/<connection_id>/authorize-link",
+              responses=responses((201, "Issued", AuthorizeLinkResponse), conflict=True))
+    def authorize_link(connection_id: str) -> Response[AuthorizeLinkResponse]:
+        link = service().authorize_link(connection_id, base_url(app))
+        return Response(status_code=201, content_type="application/json", body=link)
+
+    @app.post("/admin/connections/<connection_id>/disable", responses=responses(conflict=True))
+    def disable_connection(connection_id: str) -> ConnectionView:
+        return service().disable(connection_id)
+
+    @app.post("/admin/connections/<connection_id>/enable", responses=responses(conflict=True))
+    def enable_connection(connection_id: str) -> ConnectionView:
+        return service().enable(connection_id)
+
+    @app.delete("/admin/connections/<connection_id>", responses=responses(conflict=True))
+    def delete_connection(connection_id: str) -> DeletedConnection:
+        return service().delete(connection_id)
+
+    @app.get("/admin/authorizations")
+    def list_unbound_authorizations() -> AuthorizationList:
+        return list_authorizations(service())
+
+    @app.post("/admin/connections/<connection_id>/bind", responses=responses(conflict=True))
+    def bind_authorization(connection_id: str, body: BindRequest) -> ConnectionView:
+        return bind(service(), connection_id, body.authorization_id)
+
+
 def add_credential_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
     """A connection's WholeCell credentials and its webhook signing secret (rotation)."""
 
@@ -154,7 +235,7 @@ def add_credential_routes(app: APIGatewayHttpResolver, service: Callable[[], Con
 
     @app.post("/admin/connections/<connection_id>/webhook-secret", responses=responses(conflict=True))
     def rotate_webhook_secret(connection_id: str, body: RotateWebhookSecretRequest) -> WebhookSecretResponse:
-        return service().rotate_webhook_secret(connection_id, body.keep_previous, base_url(app))
+        return service().rotate_webhook_secret(connection_id, body.overlap_hours, base_url(app))
 
     @app.delete("/admin/connections/<connection_id>/webhook-secret/previous", responses=responses())
     def retire_previous_webhook_secret(connection_id: str) -> ConnectionView:
@@ -173,7 +254,7 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
         q: Annotated[str | None, Query(max_length=200)] = None,
         connected: Annotated[bool | None, Query()] = None,
         status: Annotated[Literal["active", "ended"] | None, Query()] = None,
-        cursor: Annotated[str | None, Query(max_length=40)] = None,
+        cursor: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9]*$")] = None,  # empty: the first page
     ) -> ListingPage:
         return listings().search(connection_id, q, connected, status, cursor)
 
@@ -190,8 +271,9 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
         return view(listings().connect(connection_id, temu_sku_id, request_json(app)))
 
     @app.post("/admin/connections/<connection_id>/listings/connections", responses=responses())
-    def bulk_connections(connection_id: str) -> BulkResult:
-        return bulk_connect(listings(), connection_id, app.current_event.decoded_body or "")
+    def bulk_connections(connection_id: str, dry_run: Annotated[bool, Query()] = False) -> BulkResult:
+        text = request_text(app)  # refused before anything is read
+        return bulk_connect(listings(), connection_id, text, dry_run=dry_run)
 
     @app.delete("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
     def disconnect_listing(connection_id: str, temu_sku_id: int) -> Response[Any]:
@@ -199,17 +281,21 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
         return Response(status_code=204, body="")
 
 
+# Temu's parent order numbers are short ASCII ("PO-211-…"); a longer one is no order (and no valid key)
+OrderSn = Annotated[str, Path(max_length=100)]
+
+
 def add_order_routes(app: APIGatewayHttpResolver, service: Callable[[], ConnectionService]) -> None:
     """Orders: one order as the integration sees it; re-import of one order."""
 
     @app.get("/admin/connections/<connection_id>/orders/<parent_order_sn>", responses=responses())
-    def get_one_order(connection_id: str, parent_order_sn: str) -> OrderView:
+    def get_one_order(connection_id: str, parent_order_sn: OrderSn) -> OrderView:
         svc = service()
         return get_order(svc, OrderRepository(svc.services.clock), connection_id, parent_order_sn)
 
     @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/shipments/resend",
               responses=responses((202, "Queued", ResendQueued)))
-    def resend(connection_id: str, parent_order_sn: str) -> Response[ResendQueued]:
+    def resend(connection_id: str, parent_order_sn: OrderSn) -> Response[ResendQueued]:
         svc = service()
         clock = svc.services.clock
         queued = resend_shipments(svc, OrderRepository(clock), ShipmentRepository(clock), connection_id,
@@ -218,6 +304,6 @@ def add_order_routes(app: APIGatewayHttpResolver, service: Callable[[], Connecti
 
     @app.post("/admin/connections/<connection_id>/orders/<parent_order_sn>/reimport",
               responses=responses((202, "Queued", RunQueued)))
-    def reimport_order(connection_id: str, parent_order_sn: str) -> Response[RunQueued]:
+    def reimport_order(connection_id: str, parent_order_sn: OrderSn) -> Response[RunQueued]:
         run_id = service().queue_run(connection_id, "order_import", target=parent_order_sn)
         return Response(status_code=202, content_type="application/json", body=RunQueued(run_id=run_id))

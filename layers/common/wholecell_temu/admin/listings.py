@@ -131,7 +131,7 @@ class ListingService:
     def search(self, connection_id: str, q: str | None, connected: bool | None, status: str | None,
                cursor: str | None) -> ListingPage:
         self.connections.require(connection_id)
-        after = int(cursor) if cursor and cursor.isdigit() else None
+        after = int(cursor) if cursor and cursor.isascii() and cursor.isdigit() else None  # "²".isdigit()
         items: list[ListingView] = []
         for listing in self.repository.iter_all(connection_id):  # ordered by SKU id (the sort key)
             if after is not None and listing.temu_sku_id <= after:
@@ -184,74 +184,133 @@ class ListingService:
 class BulkRowResult(BaseModel):
     row: int
     temu_sku_id: int | None
-    status: Literal["applied", "rejected"]
+    # would_apply: a dry run's applied; not_applied: valid, but another row of its listing was rejected
+    status: Literal["applied", "would_apply", "rejected", "not_applied"]
     reason: str | None = None
 
 
+class BulkListingResult(BaseModel):
+    """One listing the CSV names: changed (or would be, on a dry run) only if all its rows are valid."""
+
+    temu_sku_id: int
+    status: Literal["changed", "would_change", "unchanged"]
+    rows: list[int]
+    reason: str | None = None  # why it is unchanged
+    before: ListingConnection | None
+    after: ListingConnection | None  # what it is connected to now (on a dry run: would be)
+
+
 class BulkResult(BaseModel):
-    applied: int
+    dry_run: bool = False
+    applied: int  # rows applied (on a dry run: rows that would be)
     rejected: int
+    not_applied: int = 0
     rows: list[BulkRowResult]
+    listings: list[BulkListingResult] = []
 
 
-def bulk_connect(service: ListingService, connection_id: str, csv_text: str) -> BulkResult:
+def _parse_csv(csv_text: str) -> tuple[set[str], list[dict[str, str]]]:
+    try:
+        reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+        return set(reader.fieldnames or []), list(reader)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 KB)
+        raise BadRequest("the CSV cannot be read", {"body": str(exc)[:200]}) from None
+
+
+def bulk_connect(service: ListingService, connection_id: str, csv_text: str, dry_run: bool = False) -> BulkResult:
     """Apply a CSV of connections; rows naming the same listing pool into one connection.
 
     Columns: `temu_sku_id` (or `temu_goods_id` + `seller_sku`), then `wholecell_sku` or
     `product_variation_id`, optional `factor`. A listing is changed only if all its rows are
-    valid, so nothing is half-applied; every row gets a result.
+    valid, so nothing is half-applied (a listing pooling A+B never silently becomes A only);
+    every row and every listing named gets a result. `dry_run` changes nothing and answers
+    what would change.
     """
     service.connections.require(connection_id)
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    columns = set(reader.fieldnames or [])
+    columns, rows = _parse_csv(csv_text)
     if not ({"temu_sku_id"} <= columns or {"temu_goods_id", "seller_sku"} <= columns) or not (
         columns & {"wholecell_sku", "product_variation_id"}
     ):
         raise BadRequest("the CSV needs temu_sku_id (or temu_goods_id and seller_sku) and wholecell_sku "
                          "or product_variation_id columns", {"body": f"columns found: {sorted(columns)}"})
-    rows = list(reader)
     listings = list(service.repository.iter_all(connection_id))
     by_id = {listing.temu_sku_id: listing for listing in listings}
     by_goods_sku = {(listing.temu_goods_id, listing.seller_sku): listing for listing in listings}
     catalog = catalog_for(service.connections, connection_id)
 
     results: dict[int, BulkRowResult] = {}
-    plans: dict[int, list[tuple[int, SkuLink | VariationLink]]] = {}
+    plans: dict[int, list[tuple[int, SkuLink | VariationLink | None]]] = {}  # None: a rejected row
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         try:
             listing = _row_listing(row, by_id, by_goods_sku)
-            factor = int(row.get("factor") or 1)
-            if (row.get("wholecell_sku") or "").strip():
-                link: SkuLink | VariationLink = SkuLink(sku=row["wholecell_sku"], factor=factor)
-                if row["wholecell_sku"] not in catalog.skus:
-                    raise ValueError(f"WholeCell SKU {row['wholecell_sku']!r} does not exist"
-                                     + catalog.unknown_sku_hint())
-            else:
-                variation_id = int(row.get("product_variation_id") or 0)
-                if variation_id not in catalog.variation_ids:
-                    raise ValueError(f"product variation {variation_id} does not exist")
-                link = VariationLink(id=variation_id, factor=factor)
+        except ValueError as exc:
+            results[number] = BulkRowResult(row=number, temu_sku_id=None, status="rejected", reason=str(exc))
+            continue
+        try:
+            link = _row_link(row, catalog)
         except (ValueError, ValidationError) as exc:
             message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            results[number] = BulkRowResult(row=number, temu_sku_id=None, status="rejected", reason=message)
+            results[number] = BulkRowResult(row=number, temu_sku_id=listing.temu_sku_id, status="rejected",
+                                            reason=message)
+            plans.setdefault(listing.temu_sku_id, []).append((number, None))
             continue
         plans.setdefault(listing.temu_sku_id, []).append((number, link))
-        results[number] = BulkRowResult(row=number, temu_sku_id=listing.temu_sku_id, status="applied")
+        results[number] = BulkRowResult(row=number, temu_sku_id=listing.temu_sku_id,
+                                        status="would_apply" if dry_run else "applied")
 
-    for temu_sku_id, links in plans.items():
-        mixed = len({type(link) for _, link in links}) > 1
-        if mixed:
-            for number, _ in links:
-                results[number] = results[number].model_copy(update={
-                    "status": "rejected", "reason": "a listing connects to SKUs or to variations, not both"})
-            continue
-        skus = [link for _, link in links if isinstance(link, SkuLink)]
-        variations = [link for _, link in links if isinstance(link, VariationLink)]
-        service.repository.set_connection(by_id[temu_sku_id], ListingConnection(
-            mode="manual", skus=skus, product_variations=variations))
+    outcomes = [_apply_listing(service, by_id[temu_sku_id], links, results, dry_run)
+                for temu_sku_id, links in plans.items()]
     ordered = [results[number] for number in sorted(results)]
-    applied = sum(1 for r in ordered if r.status == "applied")
-    return BulkResult(applied=applied, rejected=len(ordered) - applied, rows=ordered)
+    return BulkResult(dry_run=dry_run, applied=sum(1 for r in ordered if r.status in ("applied", "would_apply")),
+                      rejected=sum(1 for r in ordered if r.status == "rejected"),
+                      not_applied=sum(1 for r in ordered if r.status == "not_applied"),
+                      rows=ordered, listings=outcomes)
+
+
+def _row_link(row: dict[str, str], catalog: WholeCellCatalog) -> SkuLink | VariationLink:
+    factor = int(row.get("factor") or 1)
+    sku = row.get("wholecell_sku") or ""
+    if sku.strip():
+        if sku not in catalog.skus:
+            raise ValueError(f"WholeCell SKU {sku!r} does not exist" + catalog.unknown_sku_hint())
+        return SkuLink(sku=sku, factor=factor)
+    variation_id = int(row.get("product_variation_id") or 0)
+    if variation_id not in catalog.variation_ids:
+        raise ValueError(f"product variation {variation_id} does not exist")
+    return VariationLink(id=variation_id, factor=factor)
+
+
+def _apply_listing(service: ListingService, listing: Listing, links: list[tuple[int, SkuLink | VariationLink | None]],
+                   results: dict[int, BulkRowResult], dry_run: bool) -> BulkListingResult:
+    """Connect one listing to all its rows' links, or leave it unchanged if any row is rejected."""
+    numbers = [number for number, _ in links]
+
+    def unchanged(reason: str, row_reason: str) -> BulkListingResult:
+        for number in numbers:
+            if results[number].status != "rejected":
+                results[number] = results[number].model_copy(update={"status": "not_applied", "reason": row_reason})
+        return BulkListingResult(temu_sku_id=listing.temu_sku_id, status="unchanged", rows=numbers, reason=reason,
+                                 before=listing.connection, after=listing.connection)
+
+    valid = [link for _, link in links if link is not None]
+    if len(valid) < len(links):
+        rejected = [str(number) for number, link in links if link is None]
+        return unchanged(f"row {', '.join(rejected)} rejected: the listing is left as it was",
+                         "another row of this listing was rejected; the listing is left as it was")
+    if len({type(link) for link in valid}) > 1:
+        for number in numbers:
+            results[number] = results[number].model_copy(update={
+                "status": "rejected", "reason": "a listing connects to SKUs or to variations, not both"})
+        return unchanged("a listing connects to SKUs or to variations, not both", "")
+    connection = ListingConnection(mode="manual", skus=[link for link in valid if isinstance(link, SkuLink)],
+                                   product_variations=[link for link in valid if isinstance(link, VariationLink)])
+    outcome = BulkListingResult(temu_sku_id=listing.temu_sku_id, status="would_change" if dry_run else "changed",
+                                rows=numbers, before=listing.connection, after=connection)
+    if connection == listing.connection:
+        return outcome.model_copy(update={"status": "unchanged", "reason": "already connected this way"})
+    if not dry_run:
+        service.repository.set_connection(listing, connection)
+    return outcome
 
 
 def _row_listing(row: dict[str, str], by_id: dict[int, Listing],

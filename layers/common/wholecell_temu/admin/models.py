@@ -25,32 +25,50 @@ class CreateConnectionRequest(BaseModel):
     temu_region: Literal["US", "EU", "GLOBAL"]
     wholecell: WholeCellCredentials
     settings: ConnectionSettings | None = None
+    # the Temu shop (mall id) this connection is for: a token for any other shop is refused
+    expected_mall_id: int | None = Field(None, gt=0, lt=2**63)
 
 
 class CreateConnectionResponse(BaseModel):
     connection_id: str
-    authorize_url: str
+    authorize_url: str  # single use, valid until authorize_url_expires_at (POST .../authorize-link for another)
+    authorize_url_expires_at: datetime
     webhook_url: str
     webhook_secret: str
+
+
+class AuthorizeLinkResponse(BaseModel):
+    authorize_url: str  # single use; replaces any earlier link of the connection
+    expires_at: datetime
+
+
+class DeletedConnection(BaseModel):
+    connection_id: str
+    status: Literal["deleted"]
+    secret_deletion_date: datetime | None  # Secrets Manager deletes the secret then (restorable until)
+    records_kept: list[str]  # the tables whose records of this connection stay
 
 
 class RotateWebhookSecretRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # keep the replaced secret valid until DELETE .../webhook-secret/previous (false: revoke it now)
-    keep_previous: bool = True
+    # hours the replaced secret stays valid, so WholeCell's configuration can follow
+    # (0: revoke it now, for a leak; DELETE .../webhook-secret/previous ends the overlap early)
+    overlap_hours: int = Field(24, ge=0, le=720)
 
 
 class WebhookSecretResponse(BaseModel):
     webhook_url: str
     webhook_secret: str  # shown once: it is derived, never stored, and never shown again
     key_version: int
-    previous_key_version: int | None  # still accepted until retired
+    previous_key_version: int | None  # still accepted until previous_valid_until
+    previous_valid_until: datetime | None
 
 
 class WebhookKeys(BaseModel):
     key_version: int
     previous_key_version: int | None
+    previous_valid_until: datetime | None = None
 
 
 class TemuShop(BaseModel):
@@ -71,7 +89,7 @@ class JobHealth(BaseModel):
 class ConnectionView(BaseModel):
     connection_id: str
     name: str
-    status: Literal["awaiting_authorization", "active", "needs_reauthorization", "disabled"]
+    status: Literal["awaiting_authorization", "active", "needs_reauthorization", "disabled", "deleted"]
     status_reason: str | None
     temu: TemuShop
     webhook: WebhookKeys
@@ -81,6 +99,7 @@ class ConnectionView(BaseModel):
 
 class ConnectionList(BaseModel):
     items: list[ConnectionView]
+    next_cursor: str | None = None  # pass as `cursor` for the next page; null on the last one
 
 
 class RunQueued(BaseModel):

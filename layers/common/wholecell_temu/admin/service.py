@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import SecretStr, ValidationError
 
 from wholecell_temu.admin.models import (
+    AuthorizeLinkResponse,
     ConnectionView,
     CreateConnectionRequest,
     CreateConnectionResponse,
+    DeletedConnection,
     JobHealth,
     RunView,
     TemuShop,
@@ -22,17 +24,20 @@ from wholecell_temu.admin.models import (
     WholeCellCredentials,
 )
 from wholecell_temu.api_errors import BadRequest, NotFound, UpstreamUnavailable
-from wholecell_temu.domain.connection import Connection
+from wholecell_temu.auth.links import issue_authorize_link
+from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.credentials import WholeCellApp
 from wholecell_temu.domain.settings import JOBS, ConnectionSettings, closest_title
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.framework import Services, enqueue
 from wholecell_temu.secrets import ConnectionSecrets, webhook_secret
-from wholecell_temu.store.runs import Outcome
+from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.wholecell import WholeCellClient
 
 WholeCellFactory = Callable[[str, str], WholeCellClient]
+# Days Secrets Manager keeps a deleted connection's secret restorable (`restore-secret`), 7 to 30
+SECRET_RECOVERY_DAYS = 30
 
 
 def _field_errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
@@ -73,10 +78,13 @@ class ConnectionService:
     def wholecell_for(self, connection_id: str) -> WholeCellClient:
         return self._wholecell(*self._credentials(self.require(connection_id)))
 
-    def require(self, connection_id: str) -> Connection:
+    def require(self, connection_id: str, *, deleted: bool = False) -> Connection:
+        """The connection; a deleted one (a tombstone) only when `deleted` (else 404, like an unknown one)."""
         connection = self.services.connections.get(connection_id)
         if connection is None:
             raise NotFound(f"connection {connection_id} not found")
+        if connection.status is ConnectionStatus.DELETED and not deleted:
+            raise NotFound(f"connection {connection_id} was deleted")
         return connection
 
     # ------------------------------------------------------------------ create / read
@@ -90,13 +98,44 @@ class ConnectionService:
         self.services.connections.create(
             connection_id=connection_id, name=request.name, temu_region=request.temu_region,
             credentials_secret_arn=created.arn, credentials_version=created.version_id, settings=settings,
+            expected_mall_id=request.expected_mall_id,
         )
+        link = issue_authorize_link(self.services, connection_id, base_url)
         return CreateConnectionResponse(
             connection_id=connection_id,
-            authorize_url=f"{base_url}/temu/authorize?{urlencode({'connection_id': connection_id})}",
+            authorize_url=link.url,
+            authorize_url_expires_at=link.expires_at,
             webhook_url=_webhook_url(base_url, connection_id),
             webhook_secret=secret,
         )
+
+    def authorize_link(self, connection_id: str, base_url: str) -> AuthorizeLinkResponse:
+        """A new single-use authorize link (10 minutes); the connection's earlier link stops working."""
+        self.require(connection_id)
+        link = issue_authorize_link(self.services, connection_id, base_url)
+        return AuthorizeLinkResponse(authorize_url=link.url, expires_at=link.expires_at)
+
+    # ------------------------------------------------------------------ lifecycle
+    def disable(self, connection_id: str) -> ConnectionView:
+        self.require(connection_id)
+        return self.view(self.services.connections.disable(connection_id))
+
+    def enable(self, connection_id: str) -> ConnectionView:
+        self.require(connection_id)
+        return self.view(self.services.connections.enable(connection_id))
+
+    def delete(self, connection_id: str) -> DeletedConnection:
+        """Schedule the connection's secret for deletion, then make its item a tombstone.
+
+        In that order, so a failure leaves a live connection the operator can delete again (a
+        secret already scheduled stays so). Listings, orders and shipments stay in their tables.
+        """
+        connection = self.require(connection_id)
+        deletion = self.services.secrets.schedule_deletion(connection.credentials_secret_arn,
+                                                           SECRET_RECOVERY_DAYS)
+        self.services.connections.mark_deleted(connection_id)
+        return DeletedConnection(connection_id=connection_id, status="deleted", secret_deletion_date=deletion,
+                                 records_kept=["listings", "orders", "shipments"])
 
     # ------------------------------------------------------------------ credentials
     def replace_wholecell(self, connection_id: str, credentials: WholeCellCredentials) -> ConnectionView:
@@ -106,27 +145,31 @@ class ConnectionService:
                                      self._wholecell(credentials.app_id, credentials.app_secret))
         return self.view(self._writer.replace_wholecell(connection_id, _app(credentials)))
 
-    def rotate_webhook_secret(self, connection_id: str, keep_previous: bool, base_url: str) -> WebhookSecretResponse:
-        """The next webhook signing secret, shown once; the replaced one stays valid if asked."""
+    def rotate_webhook_secret(self, connection_id: str, overlap_hours: int, base_url: str) -> WebhookSecretResponse:
+        """The next webhook signing secret, shown once; the replaced one stays valid `overlap_hours`."""
         connection = self.require(connection_id)
         rotated = self.services.connections.rotate_webhook_key(
-            connection_id, expected_version=connection.webhook_key_version, keep_previous=keep_previous)
+            connection_id, expected_version=connection.webhook_key_version, overlap=timedelta(hours=overlap_hours))
         return WebhookSecretResponse(
             webhook_url=_webhook_url(base_url, connection_id),
             webhook_secret=webhook_secret(self.services.settings, self.services.secrets, connection_id,
                                           rotated.webhook_key_version),
             key_version=rotated.webhook_key_version,
             previous_key_version=rotated.webhook_previous_key_version,
+            previous_valid_until=rotated.webhook_previous_key_until,
         )
 
     def retire_previous_webhook_secret(self, connection_id: str) -> ConnectionView:
         self.require(connection_id)
         return self.view(self.services.connections.retire_previous_webhook_key(connection_id))
 
-    def view(self, connection: Connection) -> ConnectionView:
+    def view(self, connection: Connection, last_runs: dict[tuple[str, str], Run] | None = None) -> ConnectionView:
+        """`last_runs`: RunLog.last_finished for a page of connections (read here when not given)."""
+        if last_runs is None:
+            last_runs = self.services.runs.last_finished([connection.connection_id])
         health = {}
         for job in JOBS:
-            run = self.services.runs.latest(connection.connection_id, job)
+            run = last_runs.get((connection.connection_id, job))
             health[job] = JobHealth(last_run_at=(run.ended_at or run.started_at) if run else None,
                                     last_outcome=run.outcome.value if run else None)
         return ConnectionView(
@@ -145,7 +188,8 @@ class ConnectionService:
                 missing_scopes=connection.missing_scopes,
             ),
             webhook=WebhookKeys(key_version=connection.webhook_key_version,
-                                previous_key_version=connection.webhook_previous_key_version),
+                                previous_key_version=connection.webhook_previous_key_version,
+                                previous_valid_until=connection.webhook_previous_key_until),
             settings=connection.settings,
             health=health,
         )

@@ -21,6 +21,13 @@ def connected_page(shop_name: str, mall_id: int, missing_scopes: list[str]) -> s
                                 "You can close this page.", detail=detail)
 
 
+def received_page(mall_id: int) -> str:
+    return _PAGE.format(title="Temu authorization received",
+                        message=f"The authorization of Temu shop {mall_id} was received. The integration's "
+                                "operator connects it to your WholeCell account; you can close this page.",
+                        detail="")
+
+
 def error_page(message: str) -> str:
     return _PAGE.format(title="Temu authorization failed", message=escape(message),
                         detail="<p>Nothing was stored. Start the authorization again from the integration; "

@@ -36,7 +36,7 @@ def verify_state(state: str | None, key: bytes, now: float) -> str:
         raise InvalidState("the authorization link is missing its state")
     payload, mac = state.split(".")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, mac):
+    if not hmac.compare_digest(expected.encode(), mac.encode()):  # bytes: a non-ASCII str would raise
         raise InvalidState("the authorization link was not issued by this integration")
     try:
         data = json.loads(_unb64(payload))

@@ -30,7 +30,8 @@ class ConnectionStatus(StrEnum):
     AWAITING_AUTHORIZATION = "awaiting_authorization"
     ACTIVE = "active"
     NEEDS_REAUTHORIZATION = "needs_reauthorization"
-    DISABLED = "disabled"
+    DISABLED = "disabled"  # by an operator: jobs skip it, the webhook answers 409, authorization keeps it so
+    DELETED = "deleted"  # a tombstone: jobs skip it, the webhook answers 404; its orders and shipments are kept
 
 
 class Connection(BaseModel):
@@ -54,6 +55,7 @@ class Connection(BaseModel):
     # version; during a rotation the previous version is accepted too.
     webhook_key_version: int = 1
     webhook_previous_key_version: int | None = None
+    webhook_previous_key_until: datetime | None = None  # the rotation's stated overlap ends
     settings: ConnectionSettings
     settings_version: int = 0
     created_at: datetime

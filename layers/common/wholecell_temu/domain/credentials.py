@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -62,6 +63,10 @@ def derive_webhook_secret(master_key: bytes, connection_id: str, version: int) -
     return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def valid_webhook_key_versions(current: int, previous: int | None) -> list[int]:
-    """The versions a webhook may be signed with: the current one, and the previous during a rotation."""
-    return [current] + ([previous] if previous is not None and previous != current else [])
+def valid_webhook_key_versions(current: int, previous: int | None, previous_until: datetime | None = None,
+                               now: datetime | None = None) -> list[int]:
+    """The versions a webhook may be signed with: the current one, and the previous during a
+    rotation, until `previous_until` (the overlap the rotation stated; None: until retired)."""
+    overlapping = previous is not None and previous != current and (
+        previous_until is None or now is None or now < previous_until)
+    return [current] + ([previous] if overlapping and previous is not None else [])

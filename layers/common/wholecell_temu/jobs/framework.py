@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -187,6 +188,9 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn, deadline: fl
     run = (services.runs.get(connection.connection_id, job, message.queued_key) if message.queued_key else None)
     if run is None:
         run = services.runs.create(connection.connection_id, job, message.trigger)
+    elif run.outcome in (Outcome.SUCCEEDED, Outcome.SKIPPED):  # a late copy of a message already handled
+        logger.info("duplicate delivery of a finished run dropped", extra={"run_id": run.run_id})
+        return run
 
     if connection.status is not ConnectionStatus.ACTIVE:
         reason = {
@@ -194,42 +198,59 @@ def execute(services: Services, message: JobMessage, job_fn: JobFn, deadline: fl
             + (f" ({connection.status_reason})" if connection.status_reason else ""),
             ConnectionStatus.AWAITING_AUTHORIZATION: "the Temu shop is not authorized yet",
             ConnectionStatus.DISABLED: "the connection is disabled",
+            ConnectionStatus.DELETED: "the connection was deleted",
         }[connection.status]
         return services.runs.finish(run, Outcome.SKIPPED, reason=reason)
     if message.trigger != "manual" and not connection.settings.job_enabled(job):
         return services.runs.finish(run, Outcome.SKIPPED, reason=f"{job} is turned off in the settings")
     _record_token_health(connection, services.clock)
 
-    if not services.runs.acquire_lease(connection.connection_id, job, run.run_id, services.settings.lease_seconds):
+    # The lease is held by this attempt, not by the run: two copies of one manual-run message
+    # (SQS delivers at least once) share the run id, and only one of them may take the lease.
+    owner = f"{run.run_id}:{uuid.uuid4().hex}"
+    if not services.runs.acquire_lease(connection.connection_id, job, owner, services.settings.lease_seconds):
+        holder = services.runs.lease_holder(connection.connection_id, job) or ""
+        if holder.startswith(f"{run.run_id}:"):  # a copy of this message runs it: leave its record alone
+            logger.info("duplicate delivery of a running run dropped", extra={"run_id": run.run_id})
+            return run
         return services.runs.finish(run, Outcome.SKIPPED, reason="another run of this job is in progress")
     try:
-        run = services.runs.mark_running(run)
-        context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline,
-                             target=message.target, clock=services.clock)
-        try:
-            job_fn(context)
-        except JobSkipped as skipped:
-            return services.runs.finish(run, Outcome.SKIPPED, context.counts, str(skipped))
-        except ExternalApiError as exc:
-            if exc.error_class is ErrorClass.REAUTHORIZE:
-                services.connections.mark_needs_reauthorization(connection.connection_id, str(exc))
-                metrics.add_metric(name="ConnectionNeedsReauthorization", unit=MetricUnit.Count, value=1)
-                logger.warning("connection needs re-authorization", extra={"error": str(exc)})
-                return services.runs.finish(run, Outcome.FAILED, context.counts,
-                                            f"authorization lost, re-authorize the shop: {exc}")
-            services.runs.finish(run, Outcome.FAILED, context.counts, str(exc))
-            raise
-        except Exception as exc:
-            services.runs.finish(run, Outcome.FAILED, context.counts, f"{type(exc).__name__}: {exc}")
-            raise
-        metrics.add_metric(name=f"{job}_succeeded", unit=MetricUnit.Count, value=1)
-        if context.continuation_requested:
-            enqueue(services, job, connection.connection_id, trigger=CONTINUATION, queued_key=None)
-            reason = "time ran short: the rest continues in a follow-up run"
-            return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, reason)
-        return services.runs.finish(run, Outcome.SUCCEEDED, context.counts)
+        run, continuation = _run_leased(services, connection, run, job_fn, target=message.target, deadline=deadline)
     finally:
-        services.runs.release_lease(connection.connection_id, job, run.run_id)
+        services.runs.release_lease(connection.connection_id, job, owner)
+    if continuation:  # queued only once the lease is free: taken at once, it must not find it held
+        enqueue(services, job, connection.connection_id, trigger=CONTINUATION, queued_key=None)
+    return run
+
+
+def _run_leased(services: Services, connection: Connection, run: Run, job_fn: JobFn, *, target: str | None,
+                deadline: float | None) -> tuple[Run, bool]:
+    """Run the job under its lease; the finished run and whether a follow-up run is wanted."""
+    job = run.job
+    run = services.runs.mark_running(run)
+    context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline,
+                         target=target, clock=services.clock)
+    try:
+        job_fn(context)
+    except JobSkipped as skipped:
+        return services.runs.finish(run, Outcome.SKIPPED, context.counts, str(skipped)), False
+    except ExternalApiError as exc:
+        if exc.error_class is ErrorClass.REAUTHORIZE:
+            services.connections.mark_needs_reauthorization(connection.connection_id, str(exc))
+            metrics.add_metric(name="ConnectionNeedsReauthorization", unit=MetricUnit.Count, value=1)
+            logger.warning("connection needs re-authorization", extra={"error": str(exc)})
+            return services.runs.finish(run, Outcome.FAILED, context.counts,
+                                        f"authorization lost, re-authorize the shop: {exc}"), False
+        services.runs.finish(run, Outcome.FAILED, context.counts, str(exc))
+        raise
+    except Exception as exc:
+        services.runs.finish(run, Outcome.FAILED, context.counts, f"{type(exc).__name__}: {exc}")
+        raise
+    metrics.add_metric(name=f"{job}_succeeded", unit=MetricUnit.Count, value=1)
+    if context.continuation_requested:
+        reason = "time ran short: the rest continues in a follow-up run"
+        return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, reason), True
+    return services.runs.finish(run, Outcome.SUCCEEDED, context.counts), False
 
 
 def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:

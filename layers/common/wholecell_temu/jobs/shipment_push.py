@@ -108,7 +108,7 @@ class ShipmentConfirmer:
     def process(self, message: ShipmentMessage) -> str:
         """The outcome label; raises RetryLater (or a retryable API error) to be delivered again."""
         connection = self.services.connections.get(message.connection_id)
-        if connection is None:
+        if connection is None or connection.status is ConnectionStatus.DELETED:
             return "unknown connection"
         logger.append_keys(connection_id=connection.connection_id, sales_order_id=message.sales_order_id)
         if connection.status is not ConnectionStatus.ACTIVE:
@@ -266,12 +266,13 @@ def parse_message(body: str) -> ShipmentMessage:
 def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[dict[str, Any], Any], Any]:
     """The Lambda entry of the confirmation worker: SQS batches with partial failures.
 
-    A webhook event is processed once per `event_id` (Powertools idempotency); a message that
+    A webhook event is processed once per connection and `event_id` (Powertools idempotency; event
+    ids are WholeCell's, unique within one account, not across tenants); a message that
     cannot succeed (permanent failure, poison) goes to the dead-letter queue with its reason
     and is acknowledged; anything else that fails is delivered again by SQS.
     """
     services = Services.cached
-    config = IdempotencyConfig(event_key_jmespath="event_id", raise_on_no_idempotency_key=False,
+    config = IdempotencyConfig(event_key_jmespath="[connection_id, event_id]", raise_on_no_idempotency_key=False,
                                expires_after_seconds=24 * 3600)
 
     def confirm_any(message: dict[str, Any]) -> dict[str, str]:
@@ -294,7 +295,7 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
             dead_letter(record.body, f"poison message: {exc}"[:1000], settings.shipment_dlq_url)
             return
         try:
-            # a webhook event is processed once per event_id; reconcile and resend messages always run
+            # a webhook event is processed once per (connection, event_id); reconcile and resend messages always run
             confirm = confirm_event if message.event_id else confirm_any
             result = confirm(message=message.model_dump())
         except PermanentShipmentError as exc:

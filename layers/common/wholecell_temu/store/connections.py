@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
@@ -50,6 +51,7 @@ def _to_domain(item: ConnectionModel) -> Connection:
         webhook_key_version=int(item.webhook_key_version or 1),
         webhook_previous_key_version=(int(item.webhook_previous_key_version)
                                       if item.webhook_previous_key_version is not None else None),
+        webhook_previous_key_until=item.webhook_previous_key_until,
         settings=ConnectionSettings.model_validate(item.settings or {}),
         settings_version=int(item.settings_version or 0),
         created_at=item.created_at,
@@ -70,7 +72,10 @@ class ConnectionRepository:
         credentials_secret_arn: str,
         credentials_version: str,
         settings: ConnectionSettings,
+        expected_mall_id: int | None = None,
     ) -> Connection:
+        """A connection awaiting authorization; with `expected_mall_id` it is bound to that Temu
+        shop from the start, so only that shop's token is accepted (record_authorization's condition)."""
         now = self.clock.now()
         item = ConnectionModel(
             connection_id,
@@ -79,6 +84,7 @@ class ConnectionRepository:
             created_at=now,
             updated_at=now,
             temu_region=temu_region,
+            temu_mall_id=expected_mall_id,
             credentials_secret_arn=credentials_secret_arn,
             credentials_version=credentials_version,
             webhook_key_version=1,
@@ -99,6 +105,14 @@ class ConnectionRepository:
 
     def all(self) -> list[Connection]:
         return sorted((_to_domain(item) for item in ConnectionModel.scan()), key=lambda c: c.created_at)
+
+    def page(self, limit: int, cursor: str | None = None) -> tuple[list[Connection], str | None]:
+        """Up to `limit` connections in table order after `cursor` (a connection id), and the next cursor."""
+        result = ConnectionModel.scan(limit=limit,
+                                      last_evaluated_key={"connection_id": {"S": cursor}} if cursor else None)
+        items = [_to_domain(item) for item in result]
+        last = result.last_evaluated_key
+        return items, (str(last["connection_id"]["S"]) if last else None)
 
     def iter_active(self) -> Iterator[Connection]:
         for item in ConnectionModel.scan(ConnectionModel.status == ConnectionStatus.ACTIVE.value):
@@ -144,21 +158,34 @@ class ConnectionRepository:
         *,
         expected_credentials_version: str,
         credentials_version: str,
+        expected_status: ConnectionStatus | None = None,
     ) -> Connection:
         """A fresh token: the connection becomes active, bound to this mall for good, and names the
         version of its secret that holds the token, in one conditional write.
 
         The condition refuses a token for a different shop than the one already connected, and a
         credentials version that moved since it was read (CredentialsChanged: read again, retry).
+        A connection disabled by hand stays disabled (enabling it later makes it active); a
+        deleted one is refused. `expected_status` is the status read with the credentials version:
+        it too must not have moved.
         """
         now = self.clock.now()
         mall_id = authorization.mall_id
+        if expected_status is ConnectionStatus.DELETED:
+            raise ConflictError(f"connection {connection_id} was deleted")
+        if expected_status is ConnectionStatus.DISABLED:
+            status_actions = [ConnectionModel.resume_status.set(ConnectionStatus.ACTIVE.value),
+                              ConnectionModel.resume_reason.remove()]
+        else:
+            status_actions = [ConnectionModel.status.set(ConnectionStatus.ACTIVE.value),
+                              ConnectionModel.status_reason.remove()]
+        status_condition = (ConnectionModel.status == expected_status.value if expected_status is not None
+                            else ConnectionModel.status.is_in(*_AUTHORIZABLE))
         item = ConnectionModel(connection_id)
         try:
             item.update(
                 actions=[
-                    ConnectionModel.status.set(ConnectionStatus.ACTIVE.value),
-                    ConnectionModel.status_reason.remove(),
+                    *status_actions,
                     ConnectionModel.temu_mall_id.set(mall_id),
                     ConnectionModel.temu_callback_host.set(authorization.callback_host)
                     if authorization.callback_host
@@ -173,19 +200,22 @@ class ConnectionRepository:
                     ConnectionModel.updated_at.set(now),
                 ],
                 condition=(ConnectionModel.credentials_version == expected_credentials_version)
+                & status_condition
                 & (ConnectionModel.temu_mall_id.does_not_exist() | (ConnectionModel.temu_mall_id == mall_id)),
             )
         except UpdateError as exc:
             current = self.get(connection_id)
             if current is None:
                 raise ConflictError(f"connection {connection_id} is gone") from exc
+            if current.status is ConnectionStatus.DELETED:
+                raise ConflictError(f"connection {connection_id} was deleted") from exc
             if current.temu_mall_id is not None and current.temu_mall_id != mall_id:
                 raise ConflictError("this connection is bound to a different Temu shop") from exc
-            raise CredentialsChanged("the credentials changed concurrently") from exc
+            raise CredentialsChanged("the credentials or the status changed concurrently") from exc
         return self._reload(connection_id)
 
-    def rotate_webhook_key(self, connection_id: str, *, expected_version: int, keep_previous: bool) -> Connection:
-        """The next webhook key version; the one replaced stays valid if `keep_previous`.
+    def rotate_webhook_key(self, connection_id: str, *, expected_version: int, overlap: timedelta) -> Connection:
+        """The next webhook key version; the one replaced stays valid for `overlap` (zero: not at all).
 
         Versions only grow, so a retired secret never becomes valid again.
         """
@@ -195,8 +225,11 @@ class ConnectionRepository:
                 actions=[
                     ConnectionModel.webhook_key_version.set(expected_version + 1),
                     ConnectionModel.webhook_previous_key_version.set(expected_version)
-                    if keep_previous
+                    if overlap > timedelta(0)
                     else ConnectionModel.webhook_previous_key_version.remove(),
+                    ConnectionModel.webhook_previous_key_until.set(self.clock.now() + overlap)
+                    if overlap > timedelta(0)
+                    else ConnectionModel.webhook_previous_key_until.remove(),
                     ConnectionModel.updated_at.set(self.clock.now()),
                 ],
                 condition=ConnectionModel.connection_id.exists()
@@ -211,6 +244,7 @@ class ConnectionRepository:
         ConnectionModel(connection_id).update(
             actions=[
                 ConnectionModel.webhook_previous_key_version.remove(),
+                ConnectionModel.webhook_previous_key_until.remove(),
                 ConnectionModel.updated_at.set(self.clock.now()),
             ],
             condition=ConnectionModel.connection_id.exists(),
@@ -221,11 +255,144 @@ class ConnectionRepository:
         return _to_domain(ConnectionModel.get(connection_id, consistent_read=True))
 
     def mark_needs_reauthorization(self, connection_id: str, reason: str) -> None:
-        ConnectionModel(connection_id).update(
-            actions=[
-                ConnectionModel.status.set(ConnectionStatus.NEEDS_REAUTHORIZATION.value),
-                ConnectionModel.status_reason.set(reason),
-                ConnectionModel.updated_at.set(self.clock.now()),
-            ],
-            condition=ConnectionModel.connection_id.exists(),
-        )
+        """Park a connection whose token Temu refused; one disabled or deleted meanwhile stays so."""
+        with contextlib.suppress(UpdateError):
+            ConnectionModel(connection_id).update(
+                actions=[
+                    ConnectionModel.status.set(ConnectionStatus.NEEDS_REAUTHORIZATION.value),
+                    ConnectionModel.status_reason.set(reason),
+                    ConnectionModel.updated_at.set(self.clock.now()),
+                ],
+                condition=ConnectionModel.status.is_in(ConnectionStatus.ACTIVE.value,
+                                                       ConnectionStatus.NEEDS_REAUTHORIZATION.value),
+            )
+
+    # ------------------------------------------------------------------ authorize links
+    def issue_authorize_link(self, connection_id: str, state_hash: str, expires: int) -> Connection:
+        """Remember the one valid authorize link (the hash of its state); any earlier one stops working."""
+        try:
+            ConnectionModel(connection_id).update(
+                actions=[
+                    ConnectionModel.authorize_state_hash.set(state_hash),
+                    ConnectionModel.authorize_state_expires.set(expires),
+                    ConnectionModel.updated_at.set(self.clock.now()),
+                ],
+                condition=ConnectionModel.connection_id.exists()
+                & (ConnectionModel.status != ConnectionStatus.DELETED.value),
+            )
+        except UpdateError as exc:
+            raise ConflictError(f"connection {connection_id} is gone or deleted") from exc
+        return self._reload(connection_id)
+
+    def link_is_valid(self, connection_id: str, state_hash: str, now: float) -> bool:
+        """Whether this is the connection's outstanding, unexpired authorize link (a read, no change)."""
+        try:
+            item = ConnectionModel.get(connection_id, consistent_read=True)
+        except DoesNotExist:
+            return False
+        return (item.status != ConnectionStatus.DELETED.value and item.authorize_state_hash == state_hash
+                and item.authorize_state_expires is not None and now <= item.authorize_state_expires)
+
+    def consume_authorize_link(self, connection_id: str, state_hash: str, now: float) -> None:
+        """Spend the authorize link (one conditional write): a second use, a replaced or an expired
+        link raises ConflictError and changes nothing."""
+        try:
+            ConnectionModel(connection_id).update(
+                actions=[ConnectionModel.authorize_state_hash.remove(),
+                         ConnectionModel.authorize_state_expires.remove()],
+                condition=(ConnectionModel.authorize_state_hash == state_hash)
+                & (ConnectionModel.authorize_state_expires >= int(now))
+                & (ConnectionModel.status != ConnectionStatus.DELETED.value),
+            )
+        except UpdateError as exc:
+            raise ConflictError("this authorization link was used already, replaced by a newer one or "
+                                "expired; ask for a new link") from exc
+
+    # ------------------------------------------------------------------ lifecycle
+    def disable(self, connection_id: str, reason: str | None = None) -> Connection:
+        """Stop a connection by hand (jobs skip it); enabling restores the status it had."""
+        for _ in range(5):
+            item = self._item(connection_id)
+            if item.status == ConnectionStatus.DISABLED.value:
+                return _to_domain(item)
+            if item.status == ConnectionStatus.DELETED.value:
+                raise ConflictError(f"connection {connection_id} was deleted")
+            try:
+                item.update(
+                    actions=[
+                        ConnectionModel.status.set(ConnectionStatus.DISABLED.value),
+                        ConnectionModel.status_reason.set(reason or "disabled by an operator"),
+                        ConnectionModel.resume_status.set(item.status),
+                        ConnectionModel.resume_reason.set(item.status_reason)
+                        if item.status_reason else ConnectionModel.resume_reason.remove(),
+                        ConnectionModel.updated_at.set(self.clock.now()),
+                    ],
+                    condition=ConnectionModel.status == item.status,
+                )
+            except UpdateError:
+                continue
+            return self._reload(connection_id)
+        raise ConflictError(f"the status of connection {connection_id} changed concurrently; try again")
+
+    def enable(self, connection_id: str) -> Connection:
+        """Undo `disable`: the status it had (active if it was authorized meanwhile)."""
+        for _ in range(5):
+            item = self._item(connection_id)
+            if item.status == ConnectionStatus.DELETED.value:
+                raise ConflictError(f"connection {connection_id} was deleted")
+            if item.status != ConnectionStatus.DISABLED.value:
+                return _to_domain(item)
+            resume = item.resume_status or (ConnectionStatus.ACTIVE.value if item.authorized_at
+                                            else ConnectionStatus.AWAITING_AUTHORIZATION.value)
+            try:
+                item.update(
+                    actions=[
+                        ConnectionModel.status.set(resume),
+                        ConnectionModel.status_reason.set(item.resume_reason)
+                        if item.resume_reason else ConnectionModel.status_reason.remove(),
+                        ConnectionModel.resume_status.remove(),
+                        ConnectionModel.resume_reason.remove(),
+                        ConnectionModel.updated_at.set(self.clock.now()),
+                    ],
+                    condition=(ConnectionModel.status == ConnectionStatus.DISABLED.value)
+                    & (ConnectionModel.resume_status == item.resume_status if item.resume_status
+                       else ConnectionModel.resume_status.does_not_exist()),
+                )
+            except UpdateError:
+                continue
+            return self._reload(connection_id)
+        raise ConflictError(f"the status of connection {connection_id} changed concurrently; try again")
+
+    def mark_deleted(self, connection_id: str) -> Connection:
+        """Make the item a tombstone (status `deleted`): jobs, fan-out and the webhook treat it as
+        gone, while its id keeps the kept order and shipment records attributable."""
+        now = self.clock.now()
+        try:
+            ConnectionModel(connection_id).update(
+                actions=[
+                    ConnectionModel.status.set(ConnectionStatus.DELETED.value),
+                    ConnectionModel.status_reason.set("deleted by an operator"),
+                    ConnectionModel.resume_status.remove(),
+                    ConnectionModel.resume_reason.remove(),
+                    ConnectionModel.authorize_state_hash.remove(),
+                    ConnectionModel.authorize_state_expires.remove(),
+                    ConnectionModel.deleted_at.set(now),
+                    ConnectionModel.updated_at.set(now),
+                ],
+                condition=ConnectionModel.connection_id.exists()
+                & (ConnectionModel.status != ConnectionStatus.DELETED.value),
+            )
+        except UpdateError as exc:
+            raise ConflictError(f"connection {connection_id} is gone or deleted already") from exc
+        return self._reload(connection_id)
+
+    def _item(self, connection_id: str) -> ConnectionModel:
+        try:
+            return ConnectionModel.get(connection_id, consistent_read=True)
+        except DoesNotExist:
+            raise ConflictError(f"connection {connection_id} is gone") from None
+
+
+# statuses a token may be recorded on (a disabled one keeps its status; a deleted one is refused)
+_AUTHORIZABLE = (ConnectionStatus.AWAITING_AUTHORIZATION.value, ConnectionStatus.ACTIVE.value,
+                 ConnectionStatus.NEEDS_REAUTHORIZATION.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -37,6 +38,11 @@ class Run(BaseModel):
     ended_at: datetime | None = None
     counts: dict[str, Any] = {}
     reason: str | None = None
+
+
+# A copy of a job's last finished run, so a connection's health is one batch read, not a query per
+# job; it sorts before LEASE_SK, so run listings (sort keys after LEASE_SK) never see it.
+LATEST_SK = "#latest"
 
 
 def _pk(connection_id: str, job: str) -> str:
@@ -101,8 +107,17 @@ class RunLog:
         if run.started_at is None:
             actions.append(RunModel.started_at.set(now))
         RunModel(_pk(run.connection_id, run.job), run.queued_key).update(actions=actions)
-        return run.model_copy(update={"outcome": outcome, "ended_at": now, "counts": counts or {},
-                                      "reason": reason, "started_at": run.started_at or now})
+        finished = run.model_copy(update={"outcome": outcome, "ended_at": now, "counts": counts or {},
+                                          "reason": reason, "started_at": run.started_at or now})
+        RunModel(_pk(run.connection_id, run.job), LATEST_SK, run_id=run.run_id, connection_id=run.connection_id,
+                 job=run.job, trigger=run.trigger, outcome=outcome.value, started_at=finished.started_at,
+                 ended_at=now, expires_at=now + self.retention).save()
+        return finished
+
+    def last_finished(self, connection_ids: Iterable[str], jobs: Iterable[str] = JOBS) -> dict[tuple[str, str], Run]:
+        """The last finished run of each (connection, job) that has one: batch reads, 100 keys each."""
+        keys = [(_pk(connection_id, job), LATEST_SK) for connection_id in connection_ids for job in jobs]
+        return {(item.connection_id or "", item.job or ""): _to_run(item) for item in RunModel.batch_get(keys)}
 
     def list(self, connection_id: str, job: str | None = None, limit: int = 50) -> list[Run]:
         """Newest first; across every job when `job` is None."""
@@ -121,7 +136,10 @@ class RunLog:
 
     # ------------------------------------------------------------------ lease
     def acquire_lease(self, connection_id: str, job: str, owner: str, seconds: int) -> bool:
-        """Take the job's lease for this connection unless someone else holds a live one."""
+        """Take the job's lease for this connection unless someone else holds a live one.
+
+        `owner` names one attempt (the framework adds a random part to the run id), so two
+        deliveries of the same message cannot both hold it."""
         now = self.clock.time()
         item = RunModel(_pk(connection_id, job), LEASE_SK, lease_owner=owner, lease_until=now + seconds,
                         expires_at=self.clock.now() + timedelta(seconds=seconds) + timedelta(days=1))
@@ -131,6 +149,14 @@ class RunLog:
         except PutError:
             return False
         return True
+
+    def lease_holder(self, connection_id: str, job: str) -> str | None:
+        """Who holds the job's lease for this connection (None: nobody, or it expired)."""
+        try:
+            item = RunModel.get(_pk(connection_id, job), LEASE_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return item.lease_owner if (item.lease_until or 0) >= self.clock.time() else None
 
     def release_lease(self, connection_id: str, job: str, owner: str) -> None:
         try:

@@ -40,8 +40,16 @@ class ConnectionModel(Model):
 
     connection_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
-    status = UnicodeAttribute()  # awaiting_authorization | active | needs_reauthorization | disabled
+    status = UnicodeAttribute()  # awaiting_authorization | active | needs_reauthorization | disabled | deleted
     status_reason = UnicodeAttribute(null=True)
+    # while disabled: the status (and reason) enabling restores; an authorization meanwhile sets it active
+    resume_status = UnicodeAttribute(null=True)
+    resume_reason = UnicodeAttribute(null=True)
+    deleted_at = UTCDateTimeAttribute(null=True)
+    # The one outstanding authorize link (admin-issued): SHA-256 of its signed state and when it
+    # expires (epoch seconds); the callback removes it with a condition, so a link works once.
+    authorize_state_hash = UnicodeAttribute(null=True)
+    authorize_state_expires = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     # Temu shop
@@ -59,6 +67,7 @@ class ConnectionModel(Model):
     # The shipment webhook's signing secret is derived (master key, connection id, version)
     webhook_key_version = NumberAttribute(default=1)
     webhook_previous_key_version = NumberAttribute(null=True)  # still accepted during a rotation
+    webhook_previous_key_until = UTCDateTimeAttribute(null=True)  # ... until then
     # Settings as validated JSON (wholecell_temu.domain.settings.ConnectionSettings)
     settings = JSONAttribute()
     settings_version = NumberAttribute(default=0)
@@ -255,6 +264,29 @@ class RunModel(Model):
 
 LEASE_SK = "#lease"  # sorts before ISO timestamps, so newest-first queries see runs first
 
+
+class AuthorizationModel(Model):
+    """A Temu authorization that arrived without our state (an install started in Temu's app
+    store), waiting for an operator to bind it to a connection. Its token is in the secret
+    `<prefix>/authorizations/<authorization_id>`; after `expires_at` it is swept (secret and item)
+    by the admin API's list and bind; `purge_at` (TTL) is DynamoDB's backstop, well after that.
+    """
+
+    class Meta(_Meta):
+        pass
+
+    authorization_id = UnicodeAttribute(hash_key=True)
+    mall_id = NumberAttribute()
+    temu_region = UnicodeAttribute()
+    callback_host = UnicodeAttribute(null=True)
+    token_expires_at = UTCDateTimeAttribute(null=True)
+    scopes = JSONAttribute(null=True)
+    missing_scopes = JSONAttribute(null=True)
+    secret_arn = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    purge_at = TTLAttribute()
+
 ALL_MODELS: dict[str, type[Model]] = {
     "connections_table": ConnectionModel,
     "listings_table": ListingModel,
@@ -262,6 +294,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "shipments_table": ShipmentModel,
     "inventory_table": InventoryMirrorModel,
     "runs_table": RunModel,
+    "authorizations_table": AuthorizationModel,
 }
 
 

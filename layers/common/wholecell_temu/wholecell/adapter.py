@@ -317,9 +317,9 @@ class ShipmentEvent(_ReadModel):
     """Body of the `sales_order.shipment_created` webhook: a hint; re-read the order for truth."""
 
     event: Literal["sales_order.shipment_created"]
-    event_id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1, max_length=200)  # bounds of the queued message (ShipmentMessage)
     occurred_at: AwareDatetime
-    sales_order_id: int
+    sales_order_id: int = Field(gt=0)
     shipment: Shipment
 
 
@@ -344,7 +344,9 @@ def verify_webhook(
     lowered = {key.lower(): value for key, value in headers.items()}
     timestamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
     signature = lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not timestamp.isdigit() or not signature.startswith(SIGNATURE_PREFIX):
+    # ASCII first: "²".isdigit() holds but int() refuses it, and compare_digest refuses non-ASCII str
+    if not (timestamp.isascii() and timestamp.isdigit()) or not (
+            signature.isascii() and signature.startswith(SIGNATURE_PREFIX)):
         return False
     if abs(now - int(timestamp)) > tolerance:
         return False
