@@ -50,7 +50,7 @@ class Demo:
         self.summary: dict[str, int] = {
             "listings_imported": 0, "listings_connected": 0, "quantities_pushed": 0, "orders_imported": 0,
             "addresses_filled": 0, "shipments_confirmed": 0, "connection_secrets": 0,
-            "replayed_links_refused": 0, "runs_skipped_while_disabled": 0, "errors": 0,
+            "replayed_links_refused": 0, "runs_skipped_while_disabled": 0, "questions_answered": 0, "errors": 0,
         }
         self.connection_id = ""
         self.authorize_url = ""
@@ -284,6 +284,49 @@ class Demo:
         self.say(f"a shipment whose webhook never arrived: the reconciler queued {counts.get('queued', 0)}, "
                  f"Temu order {self.orders['pending']} is now shipped too")
 
+    def seller_questions(self) -> None:
+        """The questions a seller asks, answered from recorded state (and Temu, where it must be asked)."""
+        assert self.stack.temu is not None
+        base = f"/admin/connections/{self.connection_id}"
+        listings = {i["seller_sku"]: i for i in self.api("GET", f"{base}/listings", 200)["items"]}
+        fresh = self.stack.temu.state.add_order(
+            self.mall_id, [{"skuId": listings["IP13-128-BLU-A"]["temu_sku_id"], "quantity": 1}], status=2)
+        why = self.api("GET", f"{base}/orders/{fresh}", 200)
+        if why["import_state"] != "not_seen" or "not polled yet" not in why["not_imported_reason"]:
+            raise RuntimeError(f"an order placed after the last run: {why}")
+        self.summary["questions_answered"] += 1
+        self.say(f"why is {fresh} not in WholeCell? {why['not_imported_reason']}")
+        absent = self.stack.http("GET", f"{base}/orders/PO-211-99999999999999")
+        if absent.status_code != 404:
+            raise RuntimeError(f"an order Temu does not have answered {absent.status_code}")
+        self.summary["questions_answered"] += 1
+        self.say(f"and PO-211-99999999999999? {absent.json()['error']['message']}")
+
+        # "my listing was set to out of stock by other software": Temu's own orders lowered some
+        # listings since the last push (sales); another tool sets this one to 0 (an overwrite)
+        self.stack.temu.state.set_sku(self.mall_id, listings["sgs22-128-gry-b"]["temu_sku_id"], stock=0)
+        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
+        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        checks = {c["check"]: c for c in self.api(
+            "GET", f"{base}/listings/{listings['sgs22-128-gry-b']['temu_sku_id']}/diagnosis", 200)["checks"]}
+        if counts.get("overwritten_on_temu_down") != 1 or checks["overwritten_on_temu"]["status"] == "ok":
+            raise RuntimeError(f"an out-of-stock set by another tool was not flagged: {counts}")
+        self.summary["questions_answered"] += 1
+        self.say(f"Temu quantities below what was pushed: {counts.get('temu_sold_since_push', 0)} explained by Temu "
+                 f"orders (sales), {counts['overwritten_on_temu_down']} not: "
+                 f"{checks['overwritten_on_temu']['detail']}")
+
+        # "why do my Temu orders not reach ShipStation?": a set-up that cannot work is refused, saying why
+        current = self.api("GET", f"/admin/connections/{self.connection_id}", 200)["settings"]
+        refused = self.stack.http("PUT", f"{base}/settings", json={
+            **current, "shipstation_sync": True,
+            "order_status_map": {**current["order_status_map"], "2": "Pending"}})
+        fields = refused.json().get("error", {}).get("fields", {}) if refused.status_code == 400 else {}
+        if "order_status_map" not in fields:
+            raise RuntimeError(f"a ShipStation set-up that cannot work answered {refused.status_code}: {refused.text}")
+        self.summary["questions_answered"] += 1
+        self.say(f"ShipStation set-up refused: {fields['order_status_map']}")
+
     def run(self) -> None:
         self.stage("Seed the sandboxes", self.seed)
         self.stage("Connect a WholeCell account to a Temu shop", self.connect)
@@ -297,6 +340,7 @@ class Demo:
             self.stage("Import Temu orders into WholeCell", self.import_orders)
             self.stage("Fill addresses once Temu releases them", self.fill_addresses)
             self.stage("Confirm WholeCell shipments on Temu", self.confirm_shipments)
+            self.stage("Answer a seller's questions", self.seller_questions)
             self.stage("Run as deployed: one secret, each function only its role", self.least_privilege)
             self.stage("Guard the connection: a used authorize link, a disabled connection", self.lifecycle)
 

@@ -200,3 +200,24 @@ def test_reimport_reads_one_order_again(stack: LocalStack, shop: dict[str, Any])
     assert wholecell_orders(stack)[sn].status == "Shipped" and view(stack, shop, sn)["temu_status"] == 4
     missing = stack.http("POST", "/admin/connections/nope/orders/PO-1/reimport")
     assert missing.status_code == 404
+
+
+def test_an_order_the_import_never_saw_says_why(stack: LocalStack, shop: dict[str, Any]) -> None:
+    """Asked live: not on Temu at all (404), not polled yet (with when), switched off."""
+    assert stack.temu is not None
+    base = f"/admin/connections/{shop['connection_id']}/orders"
+    absent = stack.http("GET", f"{base}/PO-211-00000000000000")
+    assert absent.status_code == 404 and "Temu has no order PO-211-00000000000000" in absent.text, absent.text
+
+    fresh = stack.temu.state.add_order(shop["mall_id"], [{"skuId": shop["sku"]["A"], "quantity": 1}], status=2)
+    why = view(stack, shop, fresh)
+    assert (why["import_state"], why["imported"], why["on_temu"], why["temu_status"]) == ("not_seen", False, True, 2)
+    assert "not polled yet" in why["not_imported_reason"] and why["next_import_due_at"] is not None
+
+    put_settings(stack, shop["connection_id"], order_import_enabled=False)
+    try:
+        assert "order import is switched off" in view(stack, shop, fresh)["not_imported_reason"]
+    finally:
+        put_settings(stack, shop["connection_id"])
+    assert run_job(stack, shop["connection_id"], "order_import")["outcome"] == "succeeded"
+    assert view(stack, shop, fresh)["import_state"] == "imported"

@@ -163,13 +163,21 @@ def test_temu_drift_is_reasserted_and_overwrites_flagged(stack: LocalStack, shop
     run_sync(stack, connection_id)
     expected = temu_stock(stack, shop)
     stack.temu.state.set_sku(shop["mall_id"], shop["a"]["temu_sku_id"], stock=expected["a"] + 10)  # another tool
-    stack.temu.state.set_sku(shop["mall_id"], shop["b"]["temu_sku_id"], stock=expected["b"] - 1)  # a Temu sale
+    # a Temu sale: Temu takes the unit from its stock itself
+    stack.temu.state.add_order(shop["mall_id"], [{"skuId": shop["b"]["temu_sku_id"], "quantity": 1}])
+    assert temu_stock(stack, shop)["b"] == expected["b"] - 1
+    stack.temu.state.set_sku(shop["mall_id"], shop["c"]["temu_sku_id"], stock=0)  # out of stock, by another tool
     rerun = run_sync(stack, connection_id)  # a manual run re-reads Temu's own stock
     assert rerun["outcome"] == "succeeded", rerun
-    assert rerun["counts"]["temu_differs"] == 2 and rerun["counts"]["overwritten_on_temu"] == 1
+    assert rerun["counts"]["temu_differs"] == 3 and rerun["counts"]["overwritten_on_temu"] == 2
+    assert rerun["counts"]["overwritten_on_temu_down"] == rerun["counts"]["temu_sold_since_push"] == 1
     assert temu_stock(stack, shop) == expected
     a = listing(stack, shop, "a")
     assert a["flags"] == ["overwritten on Temu"] and listing(stack, shop, "b")["flags"] == []
+    assert listing(stack, shop, "c")["flags"] == ["overwritten on Temu"]
+    c_checks = {c["check"]: c for c in stack.http(
+        "GET", f"/admin/connections/{connection_id}/listings/{shop['c']['temu_sku_id']}/diagnosis").json()["checks"]}
+    assert f"Temu showed 0, less than the {expected['c']} last pushed" in c_checks["overwritten_on_temu"]["detail"]
 
     diagnosis = stack.http("GET", f"/admin/connections/{connection_id}/listings/{shop['a']['temu_sku_id']}"
                                   "/diagnosis")

@@ -204,8 +204,12 @@ def test_temu_outcomes_retry_verify_and_dead_letter(stack: LocalStack, shop: dic
     ship(stack, order_id, "PONY1", carrier="Pony Express")
     view = order_view(stack, shop, sn)
     assert view["shipment_state"] == "failed" and "Pony Express" in view["shipment_error"]
-    dead = stack.dlq_messages("ShipmentQueue")
-    assert any(json.loads(m["Body"])["sales_order_id"] == order_id for m in dead)
+    # no US carrier is a close name: the error says so, names them with their ids and the entry to add
+    hint = ('"carrier_map": {"Pony Express": <Temu carrier id>}', "none of its 3 carriers is a close name",
+            f"USPS (id {carrier_id})")
+    assert all(part in view["shipment_error"] for part in hint), view["shipment_error"]
+    dead = [m for m in stack.dlq_messages("ShipmentQueue") if json.loads(m["Body"])["sales_order_id"] == order_id]
+    assert dead and all(part in dead[0]["MessageAttributes"]["reason"]["StringValue"] for part in hint), dead
     assert temu_status(stack, sn) == 2
     settings = stack.http("GET", f"/admin/connections/{shop['connection_id']}").json()["settings"]
     settings["carrier_map"] = {"Pony Express": carrier_id}
@@ -214,6 +218,13 @@ def test_temu_outcomes_retry_verify_and_dead_letter(stack: LocalStack, shop: dic
     assert resend.status_code == 202 and resend.json()["reopened"] == 1, resend.text
     stack.drain(timeout=60)
     assert temu_status(stack, sn) == 4 and order_view(stack, shop, sn)["shipment_state"] == "confirmed"
+
+    # a close name: the error names the Temu carrier it likely is, and the entry that maps it
+    sn, order_id = new_order(stack, shop, ("B", 1))
+    ship(stack, order_id, "PRIO1", carrier="USPS Priority")
+    error = order_view(stack, shop, sn)["shipment_error"]
+    assert f"closest Temu carriers: USPS (id {carrier_id})." in error, error
+    assert error.endswith(f'"carrier_map": {{"USPS Priority": {carrier_id}}}') and temu_status(stack, sn) == 2
 
 
 def test_cancelled_order_is_a_permanent_failure(stack: LocalStack, shop: dict[str, Any]) -> None:

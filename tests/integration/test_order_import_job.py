@@ -15,11 +15,15 @@ import pytest
 from moto import mock_aws
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink
 from wholecell_temu.domain.orders import CLOSED
+from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem, MirrorUnit
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import address_backfill, order_import
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.store.inventory import InventoryMirror, MirrorChanges, MirrorState
+from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, OrderModel, bind_tables
@@ -445,6 +449,74 @@ def test_a_reimport_applies_what_temu_shows_now(tables: None) -> None:
     assert wholecell.status[po2] == "Shipped"
 
 
+# --- listings connected to several SKUs (issue #17) -------------------------------------------
+
+def pooled_order(sn: str, update_time: int, *quantities: int) -> Order:
+    """An order awaiting shipment whose lines are all on Temu SKU 5 (the pooled listing)."""
+    return Order.model_validate({
+        "parentOrderMap": {"parentOrderSn": sn, "parentOrderStatus": 2, "updateTime": update_time, "regionId": 211},
+        "orderList": [{"orderSn": f"{sn}-{n}", "goodsId": 1, "skuId": 5, "quantity": quantity, "orderStatus": 2,
+                       "goodsName": "Phone"} for n, quantity in enumerate(quantities, start=1)]})
+
+
+def seed_pooled_listing(built: bool = True, **units: tuple[int, int]) -> None:
+    """Temu SKU 5 connected to WholeCell SKUs A then B; `units[sku]` = (available units, units an
+    open WholeCell order still needs), in a mirror the quantity sync has built (or never built)."""
+    ListingRepository().insert_many([Listing(
+        connection_id="c1", temu_sku_id=5, temu_goods_id=1, status=ListingStatus.ACTIVE,
+        connection=ListingConnection(mode="manual", skus=[SkuLink(sku="A"), SkuLink(sku="B")]),
+        first_seen_at=NOW, last_seen_at=NOW)])
+    mirror, changes, unit_id = InventoryMirror(), MirrorChanges(), 0
+    for sku, (available, outstanding) in units.items():
+        for _ in range(available):
+            unit_id += 1
+            changes.put_units.append(MirrorUnit(unit_id, sku, None, "Available", None))
+        unit_id += 1  # sold units never count
+        changes.put_units.append(MirrorUnit(unit_id, sku, None, "Sold", None))
+        if outstanding:
+            changes.put_orders.append(MirrorOrder(1000 + unit_id, "Open", (MirrorOrderItem(sku, None, outstanding),)))
+    mirror.apply("c1", changes, NOW)
+    if built:
+        mirror.save_state("c1", MirrorState(rebuilt_at=NOW, open_statuses=["Open"]))
+
+
+def test_a_pooled_listing_orders_the_sku_with_the_most_available_and_keeps_it(tables: None) -> None:
+    """B holds more units than A (5 to 2), but an open WholeCell order still needs 4 of them: net
+    A 2, B 1, as the quantity sync counts them. The first line (2) takes A; the second (1) sees
+    A emptied by the first and takes B. A later cancellation keeps both SKUs, although B has
+    plenty by then: WholeCell must not see its items moved."""
+    now = int(time.time())
+    seed_pooled_listing(A=(2, 0), B=(5, 4))
+    temu = FakeTemu([pooled_order("PO-1", now - 300, 2, 1)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    assert [(i.sku, i.quantity) for i in wholecell.created[0].order_items] == [("A", 2), ("B", 1)]
+    record = OrderRepository().get("c1", "PO-1")
+    assert record is not None
+    assert [(line.sku, line.choice_reason) for line in record.lines] == [
+        ("A", "most available: A 2, B 1"), ("B", "most available: B 1, A 0")]
+
+    InventoryMirror().apply("c1", MirrorChanges(put_units=[  # restocked: B now has far more than A
+        MirrorUnit(100 + n, "B", None, "Available", None) for n in range(40)]), NOW)
+    temu.orders = [pooled_order("PO-1", now - 100, 1, 1)]  # one unit of the first line cancelled
+    order_import.run(context(temu, wholecell))
+    assert [[(i.sku, i.quantity) for i in patch.order_items or []] for _, patch in wholecell.patches] == [
+        [("A", 1), ("B", 1)]]
+    after = OrderRepository().get("c1", "PO-1")
+    assert after is not None and [(line.sku, line.temu_quantity) for line in after.lines] == [("A", 1), ("B", 1)]
+    assert [line.choice_reason for line in after.lines] == [line.choice_reason for line in record.lines]
+
+
+def test_a_pooled_listing_without_a_built_mirror_orders_the_configured_first_sku(tables: None) -> None:
+    seed_pooled_listing(built=False, B=(9, 0))  # units read, but the quantity sync never finished a build
+    temu = FakeTemu([pooled_order("PO-1", int(time.time()) - 300, 1)])
+    wholecell = FakeWholeCell()
+    order_import.run(context(temu, wholecell))
+    assert [i.sku for i in wholecell.created[0].order_items] == ["A"]
+    record = OrderRepository().get("c1", "PO-1")
+    assert record is not None and record.lines[0].choice_reason == "availability unknown, configured order: A, B"
+
+
 def test_only_the_poll_moves_the_watermark(tables: None) -> None:
     """A skipped order imported later is read again by itself, after the poll read its window: its
     newer updateTime must not carry the watermark past orders the poll has not seen."""
@@ -459,3 +531,89 @@ def test_only_the_poll_moves_the_watermark(tables: None) -> None:
     order_import.run(context(temu, wholecell, status_map={**STATUS_MAP, "41": "Partially Shipped"}))
     assert [c.external_reference for c in wholecell.created] == ["PO-A", "PO-S"]
     assert OrderRepository().watermark("c1") == now - 250
+
+
+# --- orders skipped on a connection's first run (issue #17) -----------------------------------
+
+def context_with(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1", **changes: Any) -> JobContext:
+    """`context`, with the connection's settings changed."""
+    ctx = context(temu, wholecell, run_id)
+    ctx.connection = ctx.connection.model_copy(
+        update={"settings": ctx.connection.settings.model_copy(update=changes)})
+    return ctx
+
+
+def imported(wholecell: FakeWholeCell) -> list[str]:
+    return [body.external_reference for body in wholecell.created]
+
+
+def state(sn: str) -> str | None:
+    record = OrderRepository().get("c1", sn)
+    return None if record is None else record.import_state
+
+
+def test_first_run_pending_orders_waiting_for_confirmation_come_in_once_confirmed(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-P", 1, now - 300), temu_order("PO-H", 4, now - 200)])
+    wholecell = FakeWholeCell()
+    order_import.run(context_with(temu, wholecell, order_acknowledgment="wait_for_confirmation"))
+    assert imported(wholecell) == [] and state("PO-P") == "skipped" and state("PO-H") == "excluded"
+    temu.orders[0] = temu_order("PO-P", 2, now - 100)  # confirmed: awaiting shipment
+    temu.orders[1] = temu_order("PO-H", 4, now - 90)  # history touched again on Temu: still left alone
+    order_import.run(context_with(temu, wholecell, order_acknowledgment="wait_for_confirmation"))
+    assert imported(wholecell) == ["PO-P"] and state("PO-P") == "imported" and state("PO-H") == "excluded"
+    assert wholecell.created[0].status == "Awaiting Fulfillment"
+
+
+def test_first_run_with_status_1_unmapped_imports_the_order_once_temu_moves_it_on(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-U", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context_with(temu, wholecell, order_status_map={"2": "Awaiting Fulfillment"}))
+    record = OrderRepository().get("c1", "PO-U")
+    assert record is not None and record.import_state == "skipped" and "not mapped" in (record.skip_reason or "")
+    temu.orders[0] = temu_order("PO-U", 2, now - 100)
+    order_import.run(context_with(temu, wholecell, order_status_map={"2": "Awaiting Fulfillment"}))
+    assert imported(wholecell) == ["PO-U"] and state("PO-U") == "imported"
+
+
+def test_mapping_the_status_later_imports_orders_skipped_on_the_first_run(tables: None) -> None:
+    """A settings change alone (nothing new on Temu) makes the skipped order importable."""
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-U", 1, now - 300)])
+    wholecell = FakeWholeCell()
+    order_import.run(context_with(temu, wholecell, order_status_map={"2": "Awaiting Fulfillment"}))
+    order_import.run(context_with(temu, wholecell, order_status_map={"2": "Awaiting Fulfillment"}))
+    assert imported(wholecell) == []
+    order_import.run(context_with(temu, wholecell, order_status_map={"1": "Pending", "2": "Awaiting Fulfillment"}))
+    assert imported(wholecell) == ["PO-U"] and wholecell.created[0].status == "Pending"
+
+
+def test_a_run_by_hand_while_order_import_is_off_loses_nothing(tables: None) -> None:
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-W", 1, now - 300), temu_order("PO-H", 4, now - 200)])
+    wholecell = FakeWholeCell()
+    ctx = context_with(temu, wholecell, order_import_enabled=False)
+    order_import.run(ctx)
+    assert imported(wholecell) == [] and state("PO-W") == "skipped" and state("PO-H") == "excluded"
+    assert OrderRepository().watermark("c1") is None  # the first import's window is still to come
+    assert ctx.counts["watermark_kept_while_off"] == 1
+    temu.orders[0] = temu_order("PO-W", 2, now - 100)  # moved on while the switch was off
+    order_import.run(context_with(temu, wholecell))
+    assert imported(wholecell) == ["PO-W"] and state("PO-H") == "excluded"
+    assert temu.windows[1][0] <= now - 7 * 86400 + 5  # the first importing run looks back in full
+
+
+def test_turning_order_import_on_imports_what_a_run_by_hand_skipped(tables: None) -> None:
+    """Once a watermark exists: a run while off keeps it, and the next run imports what it skipped."""
+    now = int(time.time())
+    temu = FakeTemu([temu_order("PO-A", 2, now - 900)])
+    wholecell = FakeWholeCell()
+    order_import.run(context_with(temu, wholecell))
+    temu.orders.append(temu_order("PO-B", 2, now - 300))
+    order_import.run(context_with(temu, wholecell, order_import_enabled=False))
+    assert state("PO-B") == "skipped" and OrderRepository().watermark("c1") == now - 900
+    temu.windows.clear()
+    temu.orders = [o for o in temu.orders if o.parent_order_sn == "PO-B"]
+    order_import.run(context_with(temu, wholecell))
+    assert imported(wholecell) == ["PO-A", "PO-B"]

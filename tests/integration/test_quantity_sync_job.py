@@ -1,5 +1,6 @@
 """The quantity-sync job against moto's DynamoDB with scripted Temu and WholeCell clients:
-push outcomes, deferral when time runs short, the Temu-failure cut-off, rebuilds and the fail-safe."""
+push outcomes, deferral when time runs short, the Temu-failure cut-off, rebuilds, the fail-safe,
+and Temu quantities changed by someone else (up, or down beyond what Temu orders explain)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, bind_tables
 from wholecell_temu.temu.errors import TemuApiError
-from wholecell_temu.temu.models import Sku, StockEditResult
+from wholecell_temu.temu.models import Order, Sku, StockEditResult
 from wholecell_temu.wholecell import InventoryUnit, SalesOrderStatus, WholeCellApiError
 
 NOW = datetime.now(UTC)
@@ -76,6 +77,24 @@ class FakeTemu:
         self.reject_skus: set[int] = set()
 
         self.stock: dict[int, int] = {}  # SKU id (= goods id here) -> Temu's stock
+        self.orders: list[Order] = []
+        self.order_windows: list[tuple[int, int]] = []
+        self.orders_fail: Exception | None = None
+
+    def sell(self, sku_id: int, quantity: int, sn: str) -> None:
+        """A buyer orders on Temu: Temu lowers its own stock at once."""
+        self.stock[sku_id] -= quantity
+        self.orders.append(Order.model_validate({
+            "parentOrderMap": {"parentOrderSn": sn, "parentOrderStatus": 1, "parentOrderTime": int(time.time())},
+            "orderList": [{"orderSn": f"{sn}-1", "goodsId": sku_id, "skuId": sku_id, "quantity": quantity,
+                           "orderStatus": 1}]}))
+
+    def iter_orders(self, *, create_after: int, create_before: int, **_: Any) -> Iterator[Order]:
+        self.order_windows.append((create_after, create_before))
+        if self.orders_fail is not None:
+            raise self.orders_fail
+        return iter([o for o in self.orders
+                     if create_after <= (o.parent_order_map.parent_order_time or 0) <= create_before])
 
     def iter_skus(self, *, sku_search_type: int, **_: Any) -> Iterator[Sku]:
         if sku_search_type == TEMU_SKU_ACTIVE:
@@ -216,3 +235,85 @@ def test_watermark_only_moves_forward_and_reads_only_changes(tables: None) -> No
     quantity_sync.run(incremental)
     assert incremental.counts.get("units_read", 0) == 3  # inside the overlap, re-read harmlessly
     assert InventoryMirror().load("c1").state.units_watermark == watermark
+
+
+def reread_temu(goods: int) -> tuple[FakeWholeCell, FakeTemu]:
+    """`goods` listings pushed once; the next run re-reads Temu's stock (the last re-read is due)."""
+    wholecell, temu = world(goods)
+    quantity_sync.run(context(wholecell, temu))
+    state = InventoryMirror().load("c1").state
+    InventoryMirror().save_state("c1", state.model_copy(update={"reasserted_at": NOW - timedelta(hours=2)}))
+    return wholecell, temu
+
+
+def test_a_quantity_lowered_on_temu_by_another_writer_is_flagged_down_and_pushed_back(tables: None) -> None:
+    wholecell, temu = reread_temu(3)
+    temu.stock[3] = 0  # another tool marks SKU 3 out of stock; no Temu order took its units
+    temu.edits = []
+    rerun = context(wholecell, temu)
+    quantity_sync.run(rerun)
+    assert temu.edits == [(3, [(3, 3)])] and temu.stock[3] == 3
+    assert rerun.counts["overwritten_on_temu"] == rerun.counts["overwritten_on_temu_down"] == 1
+    assert len(temu.order_windows) == 1  # one order read, for the lowered listing
+    stored = listings()
+    assert stored[3].overwritten_on_temu and stored[3].overwrite is not None
+    seen = stored[3].overwrite
+    assert (seen.direction, seen.temu_quantity, seen.last_pushed, seen.ordered_since_push, seen.repushed) == (
+        "down", 0, 3, 0, 3)
+    assert not stored[1].overwritten_on_temu and not stored[2].overwritten_on_temu
+
+    # the next re-read finds Temu holding our value: the flag and what flagged it clear
+    state = InventoryMirror().load("c1").state
+    InventoryMirror().save_state("c1", state.model_copy(update={"reasserted_at": NOW - timedelta(hours=2)}))
+    quantity_sync.run(context(wholecell, temu))
+    assert not listings()[3].overwritten_on_temu and listings()[3].overwrite is None
+
+
+def test_a_quantity_lowered_by_temu_orders_is_not_flagged(tables: None) -> None:
+    wholecell, temu = reread_temu(3)
+    temu.sell(3, 2, "PO-211-1")  # Temu shows 1 of the 3 pushed: the order explains it
+    temu.sell(2, 1, "PO-211-2")
+    temu.stock[2] -= 1  # ... but SKU 2 lost a unit more than its order took
+    temu.edits = []
+    rerun = context(wholecell, temu)
+    quantity_sync.run(rerun)
+    assert rerun.counts["temu_sold_since_push"] == 1 and rerun.counts["overwritten_on_temu_down"] == 1
+    stored = listings()
+    assert not stored[3].overwritten_on_temu and stored[3].overwrite is None
+    assert stored[2].overwritten_on_temu and stored[2].overwrite is not None
+    assert (stored[2].overwrite.temu_quantity, stored[2].overwrite.ordered_since_push) == (0, 1)
+    # both re-asserted (WholeCell has not heard of the orders yet)
+    assert sorted(temu.edits) == [(2, [(2, 2)]), (3, [(3, 3)])]
+
+
+def test_a_temu_quantity_raised_is_flagged_up_without_reading_orders(tables: None) -> None:
+    wholecell, temu = reread_temu(2)
+    temu.stock[2] = 40
+    rerun = context(wholecell, temu)
+    quantity_sync.run(rerun)
+    assert rerun.counts["overwritten_on_temu_up"] == 1 and temu.order_windows == []
+    seen = listings()[2].overwrite
+    assert seen is not None and (seen.direction, seen.temu_quantity, seen.last_pushed) == ("up", 40, 2)
+
+
+def test_a_lowered_quantity_goes_unjudged_when_temu_orders_cannot_be_read(tables: None) -> None:
+    wholecell, temu = reread_temu(2)
+    temu.stock[2] = 0
+    temu.orders_fail = TemuApiError("scope missing", error_class=ErrorClass.REAUTHORIZE, code=3000032)
+    rerun = context(wholecell, temu)
+    quantity_sync.run(rerun)  # the sync goes on: the order read only explains
+    assert rerun.counts["temu_orders_unread"] == 1 and rerun.counts["temu_lower_unjudged"] == 1
+    assert "overwritten_on_temu" not in rerun.counts and not listings()[2].overwritten_on_temu
+    assert temu.stock[2] == 2  # re-asserted all the same
+
+
+def test_a_listing_pushed_before_the_order_lookback_is_not_judged_down(tables: None) -> None:
+    wholecell, temu = reread_temu(2)
+    old = NOW - quantity_sync.ORDER_LOOKBACK - timedelta(days=1)
+    ListingModel("c1", "2").update(actions=[ListingModel.last_pushed_at.set(old)])
+    temu.stock[2] = 0
+    rerun = context(wholecell, temu)
+    quantity_sync.run(rerun)
+    after, before = temu.order_windows[0]
+    assert before - after <= quantity_sync.ORDER_LOOKBACK.total_seconds() + 2 * quantity_sync.TEMU_CLOCK_SKEW_SECONDS
+    assert rerun.counts["temu_lower_unjudged"] == 1 and not listings()[2].overwritten_on_temu

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
 from wholecell_temu.domain.orders import (
     LineRecord,
+    Skip,
     lines_changed,
     price_cents,
     resolve_line,
@@ -39,12 +40,33 @@ def item(order_sn: str, quantity: int = 1, status: int = 2, sku_id: int = 7) -> 
 def test_import_rules_first_run_mapping_and_acknowledgment() -> None:
     assert skip_reason(1, MAPPED, first_run=False) is None
     assert skip_reason(4, MAPPED, first_run=False) is None
-    assert "first import" in (skip_reason(4, MAPPED, first_run=True) or "")
-    assert "not mapped" in (skip_reason(3, MAPPED, first_run=False) or "")
+    history = skip_reason(4, MAPPED, first_run=True)
+    assert history is not None and "first import" in history.reason and history.final
+    unmapped = skip_reason(3, MAPPED, first_run=False)
+    assert unmapped is not None and "not mapped" in unmapped.reason and not unmapped.final
     waiting = MAPPED.model_copy(update={"order_acknowledgment": "wait_for_confirmation"})
-    assert "waiting for confirmation" in (skip_reason(1, waiting, first_run=False) or "")
+    pending = skip_reason(1, waiting, first_run=False)
+    assert pending is not None and "waiting for confirmation" in pending.reason and not pending.final
     assert skip_reason(2, waiting, first_run=True) is None
-    assert skip_reason(2, ConnectionSettings(), first_run=False) == "order import is off"
+    assert skip_reason(2, ConnectionSettings(), first_run=False) == Skip("order import is off", final=False)
+
+
+@pytest.mark.parametrize(("status", "settings"), [
+    (1, MAPPED.model_copy(update={"order_acknowledgment": "wait_for_confirmation"})),  # not confirmed yet
+    (1, MAPPED.model_copy(update={"order_status_map": {"2": "Ready"}})),  # status 1 not mapped
+    (1, MAPPED.model_copy(update={"order_import_enabled": False})),  # the switch is off
+    (2, MAPPED.model_copy(update={"order_import_enabled": False})),
+])
+def test_a_first_run_never_excludes_an_order_for_a_reason_that_can_change(status: int,
+                                                                          settings: ConnectionSettings) -> None:
+    skip = skip_reason(status, settings, first_run=True)
+    assert skip is not None and not skip.final
+
+
+def test_history_is_excluded_on_a_first_run_whatever_else_is_wrong() -> None:
+    """Outside the first-run window, even with the switch off and the status unmapped: final."""
+    skip = skip_reason(3, ConnectionSettings(), first_run=True)
+    assert skip is not None and skip.final and "first import" in skip.reason
 
 
 def test_lines_resolve_through_the_listing_connection() -> None:
@@ -106,8 +128,8 @@ def test_carriers_resolve_by_map_then_by_temu_name() -> None:
     assert resolve_carrier("usps", {}, carriers) == 11
     assert resolve_carrier("Pony", {"pony": 99}, carriers) == 99
     assert resolve_carrier("FedEx", {"FedEx": 55}, carriers) == 55  # the map overrides Temu's list
-    with pytest.raises(UnknownCarrier, match=r"'DHL'.*FedEx, USPS"):
-        resolve_carrier("DHL", {}, carriers)
+    with pytest.raises(UnknownCarrier, match=r"'DHL'.*none of its 2 carriers.*FedEx \(id 12\), USPS \(id 11\)"):
+        resolve_carrier("DHL", {}, carriers)  # suggestions: tests/unit/test_sku_choice_and_carrier_hints.py
 
 
 def test_one_box_ships_everything_in_one_package() -> None:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 from wholecell_temu.domain.listings import ListingConnection, SkuLink, VariationLink
 from wholecell_temu.domain.quantities import (
+    ORDER_TIME_MARGIN,
     CountingRules,
     MirrorOrder,
     MirrorOrderItem,
     MirrorUnit,
     StockBook,
+    TemuReading,
+    TemuSale,
     closed_statuses_counted,
+    judge_temu_quantity,
     listing_quantity,
     needs_push,
-    overwritten_on_temu,
+    reads_closed,
+    units_ordered_since,
 )
 from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
 
@@ -138,11 +145,45 @@ def test_push_only_what_changed_failed_or_drifted() -> None:
     assert needs_push(5, 5, None, temu_differs=True)
 
 
-def test_overwritten_only_when_temu_shows_more_than_pushed() -> None:
-    assert overwritten_on_temu(7, 5)
-    assert not overwritten_on_temu(3, 5)  # orders lower Temu's stock
-    assert not overwritten_on_temu(5, 5)
-    assert not overwritten_on_temu(7, None)
+def test_temu_showing_more_than_pushed_is_another_writer_whatever_was_ordered() -> None:
+    assert judge_temu_quantity(7, 5, None) is TemuReading.RAISED
+    assert judge_temu_quantity(7, 5, 3) is TemuReading.RAISED  # orders never raise Temu's stock
+    assert judge_temu_quantity(5, 5, None) is TemuReading.HOLDS
+    assert judge_temu_quantity(7, 5, None).overwritten is True
+    assert judge_temu_quantity(5, 5, None).overwritten is False
+
+
+def test_temu_showing_less_than_orders_explain_is_another_writer() -> None:
+    # 5 pushed, nothing ordered on Temu since: 0 on Temu means someone set it
+    assert judge_temu_quantity(0, 5, 0) is TemuReading.LOWERED
+    assert judge_temu_quantity(0, 5, 0).overwritten is True
+    # one unit ordered explains 4, not 3
+    assert judge_temu_quantity(4, 5, 1) is TemuReading.SOLD
+    assert judge_temu_quantity(3, 5, 1) is TemuReading.LOWERED
+
+
+def test_temu_showing_less_that_orders_explain_is_a_sale() -> None:
+    assert judge_temu_quantity(0, 5, 5) is TemuReading.SOLD  # sold out on Temu
+    assert judge_temu_quantity(2, 5, 9) is TemuReading.SOLD  # cancelled orders counted too: never a false flag
+    assert judge_temu_quantity(4, 5, 1).overwritten is False
+
+
+def test_temu_showing_less_without_known_orders_gets_no_verdict() -> None:
+    reading = judge_temu_quantity(0, 5, None)
+    assert reading is TemuReading.UNJUDGED and reading.overwritten is None  # the flag stays as it was
+
+
+PUSHED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_units_ordered_since_a_push_count_that_sku_only_and_allow_for_clock_skew() -> None:
+    sales = [TemuSale(7, PUSHED + timedelta(minutes=10), 2),
+             TemuSale(7, PUSHED - ORDER_TIME_MARGIN + timedelta(seconds=1), 1),  # Temu's clock a bit behind
+             TemuSale(7, PUSHED - ORDER_TIME_MARGIN - timedelta(minutes=1), 4),  # before the push: overwritten by it
+             TemuSale(8, PUSHED + timedelta(minutes=10), 3)]  # another SKU
+    assert units_ordered_since(sales, 7, PUSHED) == 3
+    assert units_ordered_since(sales, 8, PUSHED) == 3
+    assert units_ordered_since(sales, 9, PUSHED) == 0
 
 
 def test_warns_when_shipped_or_cancelled_statuses_count_as_outstanding() -> None:
@@ -150,6 +191,31 @@ def test_warns_when_shipped_or_cancelled_statuses_count_as_outstanding() -> None
     warnings = closed_statuses_counted(settings, ["Open"])
     assert len(warnings) == 1 and "Temu status 4 (shipped)" in warnings[0]
     assert closed_statuses_counted(settings, ["Pending"]) == []
+
+
+def test_warns_when_a_status_wholecell_flags_closed_counts_as_outstanding() -> None:
+    warnings = closed_statuses_counted(ConnectionSettings(), ["Open", "Shipped"], closed_statuses=["Shipped", "Void"])
+    assert len(warnings) == 1 and "'Shipped'" in warnings[0] and "open: false" in warnings[0]
+    # the account's flags win over the title: a "Delivered" it keeps open is not warned about
+    assert closed_statuses_counted(ConnectionSettings(), ["Delivered"], closed_statuses=["Void"]) == []
+    assert closed_statuses_counted(ConnectionSettings(), ["Open"], closed_statuses=["Shipped"]) == []
+
+
+def test_without_wholecell_flags_a_title_that_reads_closed_is_warned_about() -> None:
+    warnings = closed_statuses_counted(ConnectionSettings(), ["Pending", "shipped", "Partially Shipped",
+                                                              " Cancelled ", "Awaiting Return"])
+    assert [w.split("'")[1] for w in warnings] == [" Cancelled ", "shipped"]
+    assert all(reads_closed(t) for t in ["Shipped", "CANCELED", "Cancelled", "Returned", "Delivered",
+                                         "Completed", "Closed", "Refunded"])
+    assert not any(reads_closed(t) for t in ["Not Shipped", "Ready to Ship", "Open", "Return Requested"])
+
+
+def test_a_closed_status_mapped_from_temu_is_warned_about_once() -> None:
+    settings = ConnectionSettings(order_status_map={"4": "Shipped"})
+    warnings = closed_statuses_counted(settings, ["Shipped"], closed_statuses=["Shipped"])
+    assert len(warnings) == 1 and "Temu status 4 (shipped)" in warnings[0]
+    alone = closed_statuses_counted(settings, ["Shipped"], closed_statuses=["Shipped"], temu_mapped=False)
+    assert len(alone) == 1 and "open: false" in alone[0]
 
 
 def test_counting_rules_fall_back_to_wholecell_open_statuses() -> None:

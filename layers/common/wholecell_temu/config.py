@@ -95,6 +95,9 @@ class Settings(BaseModel):
     order_claim_seconds: int = Field(900, alias="ORDER_CLAIM_SECONDS", gt=0)
     shipment_claim_seconds: int = Field(300, alias="SHIPMENT_CLAIM_SECONDS", gt=0)
     run_log_retention_days: int = Field(30, alias="RUN_LOG_RETENTION_DAYS", gt=0)
+    # The order import's EventBridge schedule (the template's parameter): the admin API says when
+    # an order not polled yet will be
+    order_import_schedule: str = Field("rate(5 minutes)", alias="ORDER_IMPORT_SCHEDULE", min_length=1)
 
     @field_validator("temu_gateway_url", "temu_authorize_url", "temu_app_key", "temu_app_secret",
                      "temu_app_secret_arn", "webhook_key_secret_arn", "shipment_dlq_url", mode="before")

@@ -486,6 +486,9 @@ class SandboxState:
             items = []
             for n, line in enumerate(lines):
                 sku = shop.skus[int(line["skuId"])]
+                # Temu takes a buyer's units from the listing's stock when the order is placed
+                # (orderList[].inventoryDeductionWarehouseId names where they were deducted)
+                sku.stock = max(0, sku.stock - int(line.get("quantity", 1)))
                 items.append(
                     ItemRecord(
                         order_sn=f"{shop.region_id}-{base + 8 + n}",

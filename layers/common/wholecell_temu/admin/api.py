@@ -26,13 +26,13 @@ from wholecell_temu.admin.models import (
     RotateWebhookSecretRequest,
     RunList,
     RunQueued,
+    SettingsResponse,
     WebhookSecretResponse,
     WholeCellCredentials,
 )
 from wholecell_temu.admin.orders import OrderView, ResendQueued, get_order, resend_shipments
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.api_errors import ApiError, BadRequest
-from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.store.connections import ConflictError
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import ListingRepository
@@ -172,7 +172,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     add_lifecycle_routes(app, service)
 
     @app.put("/admin/connections/<connection_id>/settings", responses=responses())
-    def put_settings(connection_id: str) -> ConnectionSettings:
+    def put_settings(connection_id: str) -> SettingsResponse:
         return service().replace_settings(connection_id, request_json(app))
 
     @app.post("/admin/connections/<connection_id>/jobs/<job>/run", responses=responses((202, "Queued", RunQueued)))

@@ -157,6 +157,30 @@ def _sync_checks(connection: Connection, listing: Listing, last_run: Run | None)
     return checks
 
 
+def _overwrite_detail(listing: Listing) -> str:
+    """What the quantity sync saw on Temu when it flagged the listing, and what it did then."""
+    seen = listing.overwrite
+    if seen is None:  # flagged before the sync recorded what it saw
+        return "Temu showed a quantity other than the one we pushed: something else changes this stock on Temu"
+    if seen.direction == "up":
+        what = (f"Temu showed {seen.temu_quantity}, more than the {seen.last_pushed} last pushed "
+                "(Temu orders only lower it)")
+    elif seen.ordered_since_push:
+        what = (f"Temu showed {seen.temu_quantity}, less than the {seen.last_pushed} last pushed minus the "
+                f"{seen.ordered_since_push} units Temu orders took since")
+    else:
+        what = (f"Temu showed {seen.temu_quantity}, less than the {seen.last_pushed} last pushed, and no Temu "
+                "order took units since")
+    what += f" (read {seen.seen_at:%Y-%m-%d %H:%M} UTC): another tool or a person changed it on Temu; "
+    if seen.repushed is not None:
+        return what + f"the sync re-pushed {seen.repushed}"
+    if listing.last_error:
+        return what + "pushing our value back failed (see last_push)"
+    if listing.last_pushed_at is not None and listing.last_pushed_at > seen.seen_at:
+        return what + f"the sync has pushed {listing.last_pushed} since"
+    return what + "the sync pushes our value back at its next run"
+
+
 def _push_checks(listing: Listing, calculated: int | None, dry_run: bool) -> list[Check]:
     checks = []
     if listing.last_error:
@@ -173,8 +197,7 @@ def _push_checks(listing: Listing, calculated: int | None, dry_run: bool) -> lis
     else:
         checks.append(_ok("last_push", f"Temu was last sent {listing.last_pushed}"))
     if listing.overwritten_on_temu:
-        checks.append(_problem("overwritten_on_temu", f"Temu showed {listing.temu_quantity}, more than the "
-                               f"{listing.last_pushed} we pushed: something else changes this stock on Temu",
+        checks.append(_problem("overwritten_on_temu", _overwrite_detail(listing),
                                "disconnect other tools (or WholeCell's native Temu integration) from this shop; "
                                "the integration re-asserts its value every hour"))
     else:
@@ -241,10 +264,12 @@ def diagnose(service: ConnectionService, listings: ListingRepository, mirror_sto
         checks.append(_ok("outstanding", f"{held} units held back by open sales orders" if held
                           else "no open sales order holds units back"))
         checks += _push_checks(listing, calculated, settings.dry_run or not settings.inventory_sync_enabled)
+    # WholeCell's `open` flags as the last rebuild read them (None: not known, titles are judged)
     checks += [Check(check="outstanding_statuses", status="warning", detail=warning,
                      hint="take shipped and cancelled statuses out of outstanding_order_statuses (or mark them "
                           "not open in WholeCell)")
-               for warning in closed_statuses_counted(settings, rules.outstanding_statuses)]
+               for warning in closed_statuses_counted(settings, rules.outstanding_statuses,
+                                                      mirror.state.closed_statuses)]
     return Diagnosis(
         temu_sku_id=temu_sku_id, checks=checks, links=links, buffer=rules.buffer, cap=rules.cap,
         calculated_from_mirror=calculated, last_calculated=listing.last_calculated, last_pushed=listing.last_pushed,

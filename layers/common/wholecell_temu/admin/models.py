@@ -18,6 +18,13 @@ class WholeCellCredentials(BaseModel):
     app_secret: str = Field(min_length=1, max_length=500, pattern=r"^[\x21-\x7e]+$", repr=False)
 
 
+class SettingsWarning(BaseModel):
+    """Something the settings allow but that may not do what the seller expects (the save went through)."""
+
+    field: str  # the settings field it concerns
+    message: str  # what is wrong and what to do
+
+
 class CreateConnectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +42,7 @@ class CreateConnectionResponse(BaseModel):
     authorize_url_expires_at: datetime
     webhook_url: str
     webhook_secret: str
+    warnings: list[SettingsWarning] = Field(default_factory=list)  # about the settings (e.g. ShipStation set-up)
 
 
 class AuthorizeLinkResponse(BaseModel):
@@ -84,6 +92,14 @@ class TemuShop(BaseModel):
 class JobHealth(BaseModel):
     last_run_at: datetime | None
     last_outcome: str | None
+    # why it failed or was skipped, or what it found wrong but worked around (e.g. the ShipStation set-up)
+    last_reason: str | None = None
+
+
+class SettingsResponse(ConnectionSettings):
+    """The settings as stored, and the warnings about them (`warnings` is output only: a PUT ignores it)."""
+
+    warnings: list[SettingsWarning] = Field(default_factory=list)
 
 
 class ConnectionView(BaseModel):

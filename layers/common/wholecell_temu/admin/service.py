@@ -18,6 +18,8 @@ from wholecell_temu.admin.models import (
     DeletedConnection,
     JobHealth,
     RunView,
+    SettingsResponse,
+    SettingsWarning,
     TemuShop,
     WebhookKeys,
     WebhookSecretResponse,
@@ -27,13 +29,16 @@ from wholecell_temu.api_errors import BadRequest, NotFound, UpstreamUnavailable
 from wholecell_temu.auth.links import issue_authorize_link
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.credentials import WholeCellApp
+from wholecell_temu.domain.quantities import closed_statuses_counted
 from wholecell_temu.domain.settings import JOBS, ConnectionSettings, closest_title
+from wholecell_temu.domain.shipstation import shipstation_problems
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.framework import Services, enqueue
 from wholecell_temu.secrets import ConnectionSecrets, webhook_secret
 from wholecell_temu.store.runs import Outcome, Run
-from wholecell_temu.wholecell import WholeCellClient
+from wholecell_temu.temu import TemuClient
+from wholecell_temu.wholecell import SalesOrderStatus, WholeCellClient
 
 WholeCellFactory = Callable[[str, str], WholeCellClient]
 # Days Secrets Manager keeps a deleted connection's secret restorable (`restore-secret`), 7 to 30
@@ -61,6 +66,7 @@ def parse_settings(body: Any) -> ConnectionSettings:
 class ConnectionService:
     services: Services
     wholecell_factory: WholeCellFactory | None = None
+    temu_factory: Callable[[Connection], TemuClient] | None = None
 
     def _wholecell(self, app_id: str, app_secret: str) -> WholeCellClient:
         if self.wholecell_factory is not None:
@@ -78,6 +84,12 @@ class ConnectionService:
     def wholecell_for(self, connection_id: str) -> WholeCellClient:
         return self._wholecell(*self._credentials(self.require(connection_id)))
 
+    def temu_for(self, connection: Connection) -> TemuClient:
+        """A Temu client with the shop's token (ConnectionNotAuthorized when it has none)."""
+        if self.temu_factory is not None:
+            return self.temu_factory(connection)
+        return clients.temu_client(self.services.settings, self.services.secrets, connection)
+
     def require(self, connection_id: str, *, deleted: bool = False) -> Connection:
         """The connection; a deleted one (a tombstone) only when `deleted` (else 404, like an unknown one)."""
         connection = self.services.connections.get(connection_id)
@@ -91,7 +103,7 @@ class ConnectionService:
     def create(self, request: CreateConnectionRequest, base_url: str) -> CreateConnectionResponse:
         settings = request.settings or ConnectionSettings()
         wholecell = self._wholecell(request.wholecell.app_id, request.wholecell.app_secret)
-        self.check_against_wholecell(settings, wholecell, prefix="settings.")
+        warnings = self.check_against_wholecell(settings, wholecell, prefix="settings.")
         connection_id = uuid.uuid4().hex
         secret = webhook_secret(self.services.settings, self.services.secrets, connection_id, 1)
         created = self._writer.create(connection_id, _app(request.wholecell))
@@ -107,6 +119,7 @@ class ConnectionService:
             authorize_url_expires_at=link.expires_at,
             webhook_url=_webhook_url(base_url, connection_id),
             webhook_secret=secret,
+            warnings=warnings,
         )
 
     def authorize_link(self, connection_id: str, base_url: str) -> AuthorizeLinkResponse:
@@ -171,7 +184,8 @@ class ConnectionService:
         for job in JOBS:
             run = last_runs.get((connection.connection_id, job))
             health[job] = JobHealth(last_run_at=(run.ended_at or run.started_at) if run else None,
-                                    last_outcome=run.outcome.value if run else None)
+                                    last_outcome=run.outcome.value if run else None,
+                                    last_reason=run.reason if run else None)
         return ConnectionView(
             connection_id=connection.connection_id,
             name=connection.name,
@@ -195,11 +209,12 @@ class ConnectionService:
         )
 
     # ------------------------------------------------------------------ settings
-    def replace_settings(self, connection_id: str, body: Any) -> ConnectionSettings:
+    def replace_settings(self, connection_id: str, body: Any) -> SettingsResponse:
         connection = self.require(connection_id)
         if not isinstance(body, dict):
             raise BadRequest("settings must be a JSON object")
         body = dict(body)
+        body.pop("warnings", None)  # output only: a response sent back as it came is accepted
         confirmed = body.pop("confirm_initial_push", False) is True
         settings = parse_settings(body)
         if settings.inventory_sync_enabled and not connection.settings.inventory_sync_enabled and not confirmed:
@@ -208,13 +223,16 @@ class ConnectionService:
                 "send confirm_initial_push: true (a dry run shows beforehand what would be pushed)",
                 {"confirm_initial_push": "required when inventory_sync_enabled turns on"},
             )
-        self.check_against_wholecell(settings, self._wholecell(*self._credentials(connection)))
+        warnings = self.check_against_wholecell(settings, self._wholecell(*self._credentials(connection)))
         stored = self.services.connections.replace_settings(connection_id, settings, connection.settings_version)
-        return stored.settings
+        return SettingsResponse.model_validate({**stored.settings.model_dump(), "warnings": warnings})
 
     def check_against_wholecell(self, settings: ConnectionSettings, wholecell: WholeCellClient,
-                                prefix: str = "") -> None:
-        """Every title in the settings must exist in WholeCell exactly (case-sensitive)."""
+                                prefix: str = "") -> list[SettingsWarning]:
+        """Every title in the settings must exist in WholeCell exactly (case-sensitive), and with
+        `shipstation_sync` the ShipStation set-up must let Temu orders flow (domain.shipstation).
+
+        Raises BadRequest naming each wrong field; returns the warnings of a set-up that works."""
         fields: dict[str, str] = {}
         lookups = _Lookups(wholecell)
 
@@ -233,9 +251,22 @@ class ConnectionService:
         check("warehouses", settings.warehouses or [], lookups.get("warehouses"))
         check("outstanding_order_statuses", settings.outstanding_order_statuses or [], order_statuses)
         check("order_status_map", settings.order_status_map.values(), order_statuses)
-        check("sales_channel", [settings.sales_channel], lookups.get("sales_channels"))
+        warnings: list[SettingsWarning] = []
+        if settings.shipstation_sync:  # the rule names a missing channel itself, with the ShipStation fix
+            problems = shipstation_problems(settings, lookups.order_statuses, lookups.get("sales_channels"))
+            for problem in problems:
+                key = prefix + problem.field
+                if problem.severity == "warning":
+                    warnings.append(SettingsWarning(field=key, message=problem.message))
+                elif problem.kind != "unknown_status":  # the title check above named it
+                    fields[key] = f"{fields[key]}; {problem.message}" if key in fields else problem.message
+        else:
+            check("sales_channel", [settings.sales_channel], lookups.get("sales_channels"))
+        warnings += [SettingsWarning(field=prefix + "outstanding_order_statuses", message=warning)
+                     for warning in _closed_outstanding(settings, lookups.order_statuses)]
         if fields:
             raise BadRequest("settings do not match the WholeCell account", fields)
+        return warnings
 
     # ------------------------------------------------------------------ runs
     def queue_run(self, connection_id: str, job: str, trigger: str = "manual", target: str | None = None) -> str:
@@ -262,6 +293,23 @@ def _app(credentials: WholeCellCredentials) -> WholeCellApp:
     return WholeCellApp(app_id=credentials.app_id, app_secret=SecretStr(credentials.app_secret))
 
 
+def _closed_outstanding(settings: ConnectionSettings, statuses: list[SalesOrderStatus] | None) -> list[str]:
+    """Closed statuses that would count as outstanding (domain.quantities.closed_statuses_counted):
+    the settings' outstanding statuses or, when they name none, WholeCell's open ones, as the
+    quantity sync counts them; WholeCell's `open` flags when the account has them. Only statuses
+    closed on their own: a Temu state mapped to an outstanding status is the diagnosis's to tell."""
+    if settings.outstanding_order_statuses is not None:
+        outstanding = list(settings.outstanding_order_statuses)
+    elif statuses is not None:
+        outstanding = [s.title for s in statuses if s.open]
+    else:
+        return []  # no flags and no list: which statuses count is not known here
+    closed = None if statuses is None else [s.title for s in statuses if not s.open]
+    return [f"{warning}: such an order would keep holding stock back after it left; take the status out of "
+            "outstanding_order_statuses (or mark it not open in WholeCell)"
+            for warning in closed_statuses_counted(settings, outstanding, closed, temu_mapped=False)]
+
+
 def _webhook_url(base_url: str, connection_id: str) -> str:
     return f"{base_url}/wholecell/{connection_id}/shipments"
 
@@ -272,6 +320,7 @@ class _Lookups:
     def __init__(self, wholecell: WholeCellClient) -> None:
         self.wholecell = wholecell
         self.cache: dict[str, list[str] | None] = {}
+        self.order_statuses: list[SalesOrderStatus] | None = None  # with their flags, once read
 
     def get(self, name: str) -> list[str] | None:
         if name not in self.cache:
@@ -281,7 +330,8 @@ class _Lookups:
     def _read(self, name: str) -> list[str] | None:
         try:
             if name == "sales_order_statuses":
-                return [s.title for s in self.wholecell.sales_order_statuses()]
+                self.order_statuses = self.wholecell.sales_order_statuses()
+                return [s.title for s in self.order_statuses]
             if name == "inventory_statuses":
                 return [s.title for s in self.wholecell.inventory_statuses()]
             if name == "warehouses":

@@ -3,13 +3,14 @@ the WholeCell order should look like, and the ship-to address mapping. Pure, no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from wholecell_temu.domain.listings import ListingConnection
+from wholecell_temu.domain.listings import ListingConnection, SkuLink
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.temu.models import Amount as TemuAmount
 from wholecell_temu.temu.models import OrderItem
@@ -23,6 +24,7 @@ WAITING_FOR_SELLER = (PENDING, UN_SHIPPING)
 ADDRESS_RELEASED = (UN_SHIPPING, PARTIALLY_SHIPPED)  # an address can be read and is still needed
 CLOSED = (CANCELED, SHIPPED, DELIVERED, PARTIALLY_DELIVERED)  # too late to fill an address
 ADDRESS_CHANGED = "CONFIRMED_CHANGED_ADDRESS"
+OVERLAP_SECONDS = 600  # the import re-reads this much before its watermark: Temu's update times can land late
 # A parent order only moves forward: pending, awaiting shipment, (partially) shipped, (partially)
 # delivered; cancelled ends it. A view showing an earlier stage than the record is an older view.
 LIFECYCLE = {PENDING: 0, UN_SHIPPING: 1, PARTIALLY_SHIPPED: 2, SHIPPED: 3, PARTIALLY_DELIVERED: 4, DELIVERED: 5,
@@ -42,16 +44,30 @@ REGION_COUNTRIES = {
 }
 
 
-def skip_reason(status: int, settings: ConnectionSettings, first_run: bool) -> str | None:
-    """None when a new Temu order in `status` is imported now, else why not (yet)."""
-    if not settings.order_import_enabled:
-        return "order import is off"
+@dataclass(frozen=True)
+class Skip:
+    """Why a new Temu order is not imported (yet). `final` only for history outside the first
+    import's window: every other reason can go away (the switch turned on, the status mapped,
+    the order confirmed), and the order is imported when it does."""
+
+    reason: str
+    final: bool = False
+
+
+def skip_reason(status: int, settings: ConnectionSettings, first_run: bool) -> Skip | None:
+    """None when a new Temu order in `status` is imported now, else why not (yet).
+
+    The first-run window is judged before anything else: history the first import leaves alone
+    stays excluded whatever the settings become, and an order still waiting for the seller is
+    never excluded for a reason that can change."""
     if first_run and status not in WAITING_FOR_SELLER:
-        return f"first import only takes orders still waiting for the seller (status {status})"
+        return Skip(f"first import only takes orders still waiting for the seller (status {status})", final=True)
+    if not settings.order_import_enabled:
+        return Skip("order import is off")
     if str(status) not in settings.order_status_map:
-        return f"Temu status {status} is not mapped in order_status_map"
+        return Skip(f"Temu status {status} is not mapped in order_status_map")
     if status == PENDING and settings.order_acknowledgment == "wait_for_confirmation":
-        return "waiting for confirmation: imported once Temu moves it to awaiting shipment (2)"
+        return Skip("waiting for confirmation: imported once Temu moves it to awaiting shipment (2)")
     return None
 
 
@@ -77,6 +93,9 @@ class LineRecord(BaseModel):
     resolution: Literal["sku", "product_variation", "unknown"]
     unknown_reason: str | None = None
     unit_price_cents: int | None = None
+    # why this SKU, when the listing is connected to several (None: one SKU, no choice; records
+    # written before the choice existed have none either)
+    choice_reason: str | None = None
 
     @property
     def wholecell_quantity(self) -> int:
@@ -95,12 +114,59 @@ UNKNOWN_LISTING = "the Temu SKU is not among the imported listings (run the list
 UNCONNECTED_LISTING = "the listing is not connected to a WholeCell SKU"
 
 
+def kept_sku(links: Sequence[SkuLink], recorded: LineRecord | None) -> SkuLink | None:
+    """The SKU an imported line already orders, while the listing is still connected to it."""
+    if recorded is None or recorded.resolution != "sku":
+        return None
+    return next((link for link in links if link.sku == recorded.sku), None)
+
+
+def choose_sku(links: Sequence[SkuLink], quantity: int, available: Mapping[str, int],
+               recorded: LineRecord | None = None) -> tuple[SkuLink, str | None]:
+    """Which of a listing's SKUs a line of `quantity` Temu units orders, and why (None: one SKU).
+
+    A line already imported keeps its SKU while the listing is still connected to it: stock
+    moving since must not move the line (WholeCell would see its items rewritten). Otherwise
+    the SKU that can supply the most of the line wins, counted as the quantity sync counts a
+    listing: floor(max(0, available) / factor), `available` being available - outstanding per
+    SKU. So a SKU covering the whole quantity x factor beats any that cannot. A tie goes to
+    the configured order, and so does everything when no SKU's availability is known (the
+    inventory mirror never built); a SKU missing while others are known counts as 0.
+    """
+    if len(links) == 1:
+        return links[0], None
+    kept = kept_sku(links, recorded)
+    if kept is not None:
+        return kept, (recorded.choice_reason if recorded is not None and recorded.choice_reason
+                      else f"kept: {kept.sku} is the SKU the order was imported with")
+    if not any(link.sku in available for link in links):
+        return links[0], f"availability unknown, configured order: {', '.join(link.sku for link in links)}"
+
+    def supply(link: SkuLink) -> int:
+        return max(0, available.get(link.sku, 0)) // link.factor
+
+    ranked = sorted(links, key=lambda link: -supply(link))  # stable: equals keep the configured order
+    best = ranked[0]
+    if supply(best) == supply(ranked[1]):
+        verdict = "tie, configured order"
+    elif supply(best) >= quantity:
+        verdict = "most available"
+    else:
+        verdict = f"most available, none covers {quantity}"
+    summary = ", ".join(f"{link.sku} {available.get(link.sku, 0)}" + (f" (x{link.factor})" if link.factor != 1 else "")
+                        for link in ranked)
+    return best, f"{verdict}: {summary}"
+
+
 def resolve_line(item: OrderItem, listing_connection: ListingConnection | None, listing_known: bool,
-                 sku_of_variation: Mapping[int, str] | None = None, unit_price_cents: int | None = None) -> LineRecord:
+                 sku_of_variation: Mapping[int, str] | None = None, unit_price_cents: int | None = None,
+                 *, available: Mapping[str, int] | None = None, recorded: LineRecord | None = None) -> LineRecord:
     """A Temu line as a WholeCell item: the connected SKU (or variation), quantity x factor.
 
-    A listing connected to several SKUs orders the first one; a variation carries its SKU
-    when the mirror knows it. An unresolvable line is kept, with the reason.
+    A listing connected to several SKUs orders the one `choose_sku` picks from `available`
+    (available - outstanding per SKU), or the SKU `recorded` (this line as imported) already
+    orders; a variation carries its SKU when the mirror knows it. An unresolvable line is
+    kept, with the reason.
     """
     base = {"order_sn": item.order_sn, "goods_id": item.goods_id, "sku_id": item.sku_id,
             "title": item.goods_name, "spec": item.spec, "temu_quantity": item.quantity,
@@ -109,8 +175,8 @@ def resolve_line(item: OrderItem, listing_connection: ListingConnection | None, 
         return LineRecord(**base, resolution="unknown",
                           unknown_reason=UNCONNECTED_LISTING if listing_known else UNKNOWN_LISTING)
     if listing_connection.skus:
-        link = listing_connection.skus[0]
-        return LineRecord(**base, sku=link.sku, factor=link.factor, resolution="sku")
+        link, reason = choose_sku(listing_connection.skus, item.quantity, available or {}, recorded)
+        return LineRecord(**base, sku=link.sku, factor=link.factor, resolution="sku", choice_reason=reason)
     variation = listing_connection.product_variations[0]
     return LineRecord(**base, sku=(sku_of_variation or {}).get(variation.id), variation_id=variation.id,
                       factor=variation.factor, resolution="product_variation")

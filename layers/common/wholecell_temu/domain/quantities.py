@@ -17,6 +17,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
@@ -228,22 +233,117 @@ def needs_push(calculated: int, last_pushed: int | None, last_error: str | None,
     return last_pushed != calculated or last_error is not None or temu_differs
 
 
-def overwritten_on_temu(temu_quantity: int | None, last_pushed: int | None) -> bool:
-    """Temu shows more than we pushed: orders only lower Temu's stock, so someone else raised it."""
-    return temu_quantity is not None and last_pushed is not None and temu_quantity > last_pushed
+# Temu's order times and our push times come from different clocks; an order up to this long
+# before a push still counts as taken after it (more allowance: never a false "down").
+ORDER_TIME_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class TemuSale:
+    """Units of one Temu SKU a Temu order took (Temu lowers its own stock when a buyer orders)."""
+
+    sku_id: int
+    ordered_at: datetime
+    units: int
+
+
+def units_ordered_since(sales: Iterable[TemuSale], sku_id: int, since: datetime) -> int:
+    """Units Temu orders took from `sku_id` since `since` (a push), with ORDER_TIME_MARGIN."""
+    return sum(sale.units for sale in sales if sale.sku_id == sku_id and sale.ordered_at >= since - ORDER_TIME_MARGIN)
+
+
+class TemuReading(StrEnum):
+    """What a re-read of Temu's own stock says about the value we last pushed."""
+
+    HOLDS = "holds"  # Temu shows what we pushed
+    RAISED = "up"  # more than we pushed: another writer
+    LOWERED = "down"  # less than orders explain: another writer
+    SOLD = "sold"  # less, and the Temu orders since the push explain it
+    UNJUDGED = "unjudged"  # less, and the Temu orders since the push are not known
+
+    @property
+    def overwritten(self) -> bool | None:
+        """True: another writer changed it; False: nobody did; None: not known (keep the flag as it is)."""
+        if self is TemuReading.UNJUDGED:
+            return None
+        return self in (TemuReading.RAISED, TemuReading.LOWERED)
+
+
+def judge_temu_quantity(temu_quantity: int, last_pushed: int, ordered_since_push: int | None) -> TemuReading:
+    """Did someone other than the sync change this SKU's stock on Temu since our last push?
+
+    `last_pushed` is a value Temu accepted in an earlier run (this run reads Temu before it
+    pushes anything, and runs of a connection never overlap), so Temu held it right after the push.
+    Since then only Temu's own orders legitimately move it, and only down: a buyer's order
+    takes its units from Temu's stock at once, before WholeCell hears of the order. So:
+
+    - more than pushed: nothing of ours raises it: another tool or a person (RAISED);
+    - less than pushed: legitimate as far as `ordered_since_push` (units of Temu orders for this
+      SKU placed since the push, cancelled ones included: a cancellation may give the units back,
+      so counting them only widens the allowance) explains: Temu showing less than
+      `last_pushed - ordered_since_push` means units vanished that no order took (LOWERED),
+      e.g. another tool setting it to 0; otherwise it was sold (SOLD);
+    - less, with the orders since the push not known (`ordered_since_push` None): no verdict
+      (UNJUDGED): a sale is the usual reason, a flag would mostly be wrong.
+    """
+    if temu_quantity == last_pushed:
+        return TemuReading.HOLDS
+    if temu_quantity > last_pushed:
+        return TemuReading.RAISED
+    if ordered_since_push is None:
+        return TemuReading.UNJUDGED
+    return TemuReading.LOWERED if temu_quantity < last_pushed - ordered_since_push else TemuReading.SOLD
+
+
+class TemuOverwrite(BaseModel):
+    """What the re-read found when it flagged a listing `overwritten on Temu` (stored with the flag)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    direction: Literal["up", "down"]
+    temu_quantity: int  # what Temu showed
+    last_pushed: int  # what we had pushed before
+    ordered_since_push: int | None = None  # units of Temu orders since that push (down only)
+    seen_at: datetime
+    repushed: int | None = None  # what the sync then pushed and Temu accepted (None: not pushed back)
 
 
 # Temu order statuses whose mapped WholeCell status should not hold stock back.
 TEMU_CLOSED_STATUSES = {"3": "cancelled", "4": "shipped", "5": "delivered"}
+# WholeCell status titles that read closed, for an account whose statuses carry no `open` flag
+CLOSED_TITLES = frozenset({"shipped", "canceled", "cancelled", "returned", "delivered", "completed", "closed",
+                           "refunded"})
 
 
-def closed_statuses_counted(settings: ConnectionSettings, outstanding_statuses: Iterable[str]) -> list[str]:
-    """Warnings for WholeCell statuses that Temu's shipped/cancelled states map to but that
-    count as outstanding (the order would hold stock back after it left)."""
+def reads_closed(title: str) -> bool:
+    """The whole title (case and surrounding space aside) is a closed word: "Shipped", "CANCELLED".
+    Not "Partially Shipped" or "Not Shipped": such orders may still need their units."""
+    return title.strip().casefold() in CLOSED_TITLES
+
+
+def closed_statuses_counted(settings: ConnectionSettings, outstanding_statuses: Iterable[str],
+                            closed_statuses: Iterable[str] | None = None, *, temu_mapped: bool = True) -> list[str]:
+    """Warnings for closed WholeCell statuses that count as outstanding: an order in one would
+    hold stock back after it left (shipped, cancelled...), so Temu shows too little.
+
+    - a status Temu's cancelled/shipped/delivered states (3/4/5) map to in `order_status_map`
+      (unless `temu_mapped` is False);
+    - a status WholeCell flags `open: false` (`closed_statuses`, from `GET /sales_order_statuses`);
+      when the account gives no flags (`closed_statuses` None), a title that reads closed.
+    A status a Temu state maps to is not warned about again on its own.
+    """
     counted = set(outstanding_statuses)
     warnings = []
-    for code, meaning in TEMU_CLOSED_STATUSES.items():
+    warned: set[str] = set()
+    for code, meaning in TEMU_CLOSED_STATUSES.items() if temu_mapped else ():
         title = settings.order_status_map.get(code)
         if title is not None and title in counted:
+            warned.add(title)
             warnings.append(f"Temu status {code} ({meaning}) maps to {title!r}, which counts as outstanding")
+    closed = None if closed_statuses is None else set(closed_statuses)
+    for title in sorted(counted - warned):
+        if closed is not None and title in closed:
+            warnings.append(f"{title!r} counts as outstanding, but WholeCell marks it closed (open: false)")
+        elif closed is None and reads_closed(title):
+            warnings.append(f"{title!r} counts as outstanding, but reads as a closed status")
     return warnings

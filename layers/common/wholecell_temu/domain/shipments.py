@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from wholecell_temu.temu.models import Carrier, OrderItem, ShipmentLine, ShipmentPackage, SubPackage
 
@@ -54,9 +56,66 @@ def resolve_carrier(name: str | None, carrier_map: Mapping[str, int], carriers: 
         names = {carrier.logistics_service_provider_name, carrier.logistics_brand_name}
         if folded in {n.casefold() for n in names if n}:
             return carrier.logistics_service_provider_id
-    known = sorted({c.logistics_service_provider_name or "" for c in listed} - {""})
-    raise UnknownCarrier(f"carrier {name!r} is not a Temu carrier for this region (known: {', '.join(known)}); "
-                         "add it to the connection's carrier_map")
+    raise UnknownCarrier(unknown_carrier_hint(name, listed))
+
+
+CLOSE_ENOUGH = 0.7  # a carrier scoring below this is not suggested ("Pony Express" is not "DHL Express")
+SUGGESTIONS = 3
+SAMPLE = 5  # carriers named when none is close
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in re.split(r"[^0-9a-z]+", text.casefold()) if word]
+
+
+def carrier_likeness(wholecell_name: str, temu_name: str) -> float:
+    """How close a WholeCell carrier name is to a Temu carrier or brand name (case, spaces and
+    punctuation ignored), 0…1: the same letters 1; Temu's name leading WholeCell's or all its
+    words among WholeCell's ("USPS Priority" → "USPS", "UPS Ground" → "UPS", never "USPS") 0.9;
+    the other way round ("DHL" → "DHL Express") 0.85; the same first word 0.8; otherwise
+    difflib's ratio ("Fedx" → "FedEx")."""
+    ours, theirs = _words(wholecell_name), _words(temu_name)
+    our_key, their_key = "".join(ours), "".join(theirs)
+    if not our_key or not their_key:
+        return 0.0
+    if our_key == their_key:
+        return 1.0
+    if our_key.startswith(their_key) or set(theirs) <= set(ours):
+        return 0.9
+    if their_key.startswith(our_key) or set(ours) <= set(theirs):
+        return 0.85
+    if ours[0] == theirs[0]:
+        return 0.8  # the same brand, another service ("DHL eCommerce" → "DHL Express")
+    return SequenceMatcher(None, our_key, their_key).ratio()
+
+
+def _label(carrier: Carrier) -> str:
+    names = [n for n in dict.fromkeys((carrier.logistics_service_provider_name, carrier.logistics_brand_name)) if n]
+    return f"{' / '.join(names) or 'unnamed'} (id {carrier.logistics_service_provider_id})"
+
+
+def unknown_carrier_hint(name: str, carriers: list[Carrier]) -> str:
+    """Why `name` is not a Temu carrier of the region, with the closest ones (by provider name or
+    brand) and the `carrier_map` entry that maps it to the best of them; a short sample when
+    none is close."""
+    problem = f"carrier {name!r} is not a Temu carrier for this region"
+    if not carriers:
+        return f"{problem}: Temu lists no carriers for it"
+    scored = [(max(carrier_likeness(name, n) for n in (c.logistics_service_provider_name or "",
+                                                         c.logistics_brand_name or "")), index, c)
+              for index, c in enumerate(carriers)]
+    close = [c for score, _, c in sorted(scored, key=lambda s: (-s[0], s[1])) if score >= CLOSE_ENOUGH][:SUGGESTIONS]
+    if not close:
+        sample = sorted(carriers, key=lambda c: (c.logistics_service_provider_name or "").casefold())[:SAMPLE]
+        more = f" and {len(carriers) - SAMPLE} more" if len(carriers) > SAMPLE else ""
+        # the fix before the list: the order view keeps the first 500 characters
+        return (f"{problem}, and none of its {len(carriers)} carriers is a close name; find its Temu carrier id "
+                f"and map it in the connection's settings: \"carrier_map\": {{{json.dumps(name)}: <Temu carrier id>}}"
+                f". Temu's carriers here: {', '.join(_label(c) for c in sample)}{more}")
+    entry = json.dumps({name: close[0].logistics_service_provider_id})
+    return (f"{problem}; closest Temu carriers: {', '.join(_label(c) for c in close)}. If it is "
+            f"{close[0].logistics_service_provider_name or close[0].logistics_brand_name}, map it in the "
+            f"connection's settings: \"carrier_map\": {entry}")
 
 
 @dataclass(frozen=True)

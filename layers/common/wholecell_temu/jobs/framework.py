@@ -73,6 +73,7 @@ class JobContext:
     target: str | None = None  # the message's target, for runs about one item
     continuation_requested: bool = False
     clock: Clock = field(default_factory=Clock)  # the wall clock every job reads (tests set the date)
+    notes: list[str] = field(default_factory=list)  # problems the run found and worked around: its reason
 
     @cached_property
     def temu(self) -> TemuClient:
@@ -95,6 +96,16 @@ class JobContext:
     def count(self, name: str, by: int = 1) -> None:
         with self._count_lock:  # jobs may count from worker threads
             self.counts[name] = self.counts.get(name, 0) + by
+
+    def note(self, problem: str) -> None:
+        """Record a problem that did not stop the run: the run's reason names it, even when it succeeds."""
+        with self._count_lock:
+            if problem not in self.notes:
+                self.notes.append(problem)
+
+    def reason(self, reason: str | None = None) -> str | None:
+        """`reason` followed by the run's notes (None when there is neither)."""
+        return "; ".join(part for part in (reason, *self.notes) if part) or None
 
 
 JobFn = Callable[[JobContext], None]
@@ -233,24 +244,24 @@ def _run_leased(services: Services, connection: Connection, run: Run, job_fn: Jo
     try:
         job_fn(context)
     except JobSkipped as skipped:
-        return services.runs.finish(run, Outcome.SKIPPED, context.counts, str(skipped)), False
+        return services.runs.finish(run, Outcome.SKIPPED, context.counts, context.reason(str(skipped))), False
     except ExternalApiError as exc:
         if exc.error_class is ErrorClass.REAUTHORIZE:
             services.connections.mark_needs_reauthorization(connection.connection_id, str(exc))
             metrics.add_metric(name="ConnectionNeedsReauthorization", unit=MetricUnit.Count, value=1)
             logger.warning("connection needs re-authorization", extra={"error": str(exc)})
             return services.runs.finish(run, Outcome.FAILED, context.counts,
-                                        f"authorization lost, re-authorize the shop: {exc}"), False
-        services.runs.finish(run, Outcome.FAILED, context.counts, str(exc))
+                                        context.reason(f"authorization lost, re-authorize the shop: {exc}")), False
+        services.runs.finish(run, Outcome.FAILED, context.counts, context.reason(str(exc)))
         raise
     except Exception as exc:
-        services.runs.finish(run, Outcome.FAILED, context.counts, f"{type(exc).__name__}: {exc}")
+        services.runs.finish(run, Outcome.FAILED, context.counts, context.reason(f"{type(exc).__name__}: {exc}"))
         raise
     metrics.add_metric(name=f"{job}_succeeded", unit=MetricUnit.Count, value=1)
     if context.continuation_requested:
         reason = "time ran short: the rest continues in a follow-up run"
-        return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, reason), True
-    return services.runs.finish(run, Outcome.SUCCEEDED, context.counts), False
+        return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, context.reason(reason)), True
+    return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, context.reason()), False
 
 
 def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:

@@ -16,11 +16,17 @@ One run for one connection:
 4. Orders skipped earlier (status unmapped, waiting for confirmation) are imported once the
    settings allow it; Unknown SKU lines are fixed once their listing is connected.
 5. The watermark moves forward to the greatest `updateTime` the poll saw (never "now"), held
-   back before any order that failed so the next run sees it again.
+   back before any order that failed so the next run sees it again. A run while order import
+   is switched off records why it imported nothing and leaves the watermark where it was.
+
+Only history outside the first run's window is excluded for good; an order skipped for a
+reason that can change (switch off, status not mapped, not confirmed yet) stays on the work
+list and is imported when the reason goes away.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,12 +35,15 @@ from functools import cached_property
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.orders import (
     ADDRESS_CHANGED,
     ADDRESS_RELEASED,
     CLOSED,
+    OVERLAP_SECONDS,
     LineRecord,
     behind,
+    kept_sku,
     lines_changed,
     mapped_status,
     price_cents,
@@ -43,15 +52,17 @@ from wholecell_temu.domain.orders import (
     to_wholecell_address,
     wholecell_items,
 )
-from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem
+from wholecell_temu.domain.quantities import CountingRules, MirrorOrder, MirrorOrderItem, StockBook
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.shipstation_setup import check_shipstation_setup
 from wholecell_temu.observability import logger, metrics
-from wholecell_temu.store.inventory import InventoryMirror
+from wholecell_temu.store.inventory import InventoryMirror, Mirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.orders import ClaimHeld, OrderRecord, OrderRepository
-from wholecell_temu.temu.models import Order
+from wholecell_temu.temu.client import PARENT_ORDER_SN_LIST_MAX
+from wholecell_temu.temu.models import Order, OrderItem
 from wholecell_temu.wholecell import (
     Customer,
     SalesOrder,
@@ -62,10 +73,9 @@ from wholecell_temu.wholecell import (
 )
 
 CLOCK_SKEW_SECONDS = 300
-OVERLAP_SECONDS = 600  # re-read this much before the watermark: Temu's update times can land late
 LOOKUP_MARGIN = timedelta(minutes=10)  # look an order up among WholeCell orders changed since claim - margin
 AMOUNT_SCOPE = "bg.order.amount.query"
-SN_FILTER_MAX = 20  # bg.order.list.v2.get's parentOrderSnList holds at most 20
+SN_FILTER_MAX = PARENT_ORDER_SN_LIST_MAX
 ORDER_WORKERS = 4  # orders processed at once; WholeCell's shared limiter still paces every call
 
 
@@ -109,6 +119,8 @@ class OrderImporter:
     first_run: bool = False
     explicit: bool = False  # a re-import asked for by hand: even excluded history is imported
     handled: set[str] = field(default_factory=set)
+    stock_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _available: dict[str, int] | None = field(default=None, init=False, repr=False)
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -123,19 +135,59 @@ class OrderImporter:
         return {listing.temu_sku_id: listing for listing in self.listings.iter_all(self.connection_id)}
 
     @cached_property
+    def stored_mirror(self) -> Mirror:
+        return self.mirror.load(self.connection_id)
+
+    @cached_property
     def sku_of_variation(self) -> dict[int, str]:
-        units = self.mirror.load(self.connection_id).units.values()
+        units = self.stored_mirror.units.values()
         return {unit.variation_id: unit.sku for unit in units if unit.variation_id is not None and unit.sku}
 
+    def available_by_sku(self) -> dict[str, int]:
+        """Available - outstanding of each SKU a listing with several SKUs draws on, counted as the
+        quantity sync counts it (the settings' inventory statuses and warehouses, the outstanding
+        statuses), from the inventory mirror: read once per run, when a line first needs it.
+        Empty (availability unknown) before the mirror's first build. Call with `stock_lock` held."""
+        if self._available is None:
+            mirror, available = self.stored_mirror, {}
+            if mirror.state.rebuilt_at is not None:
+                book = StockBook.build(mirror.units.values(), mirror.orders.values(),
+                                       CountingRules.from_settings(self.settings, mirror.state.open_statuses))
+                pooled = {link.sku for listing in self.listings_by_sku.values() if listing.connection is not None
+                          and len(listing.connection.skus) > 1 for link in listing.connection.skus}
+                for sku in pooled:
+                    units, outstanding, _ = book.for_sku(sku)
+                    available[sku] = units - outstanding
+            self._available = available
+        return self._available
+
+    def resolve_among_skus(self, item: OrderItem, connection: ListingConnection, price: int | None,
+                           recorded: LineRecord | None) -> LineRecord:
+        """A line of a listing connected to several SKUs: the SKU with the most available (or the
+        one the line was imported with). The units a new choice takes are taken off this run's
+        figures, so the run's later orders see them gone, as the next run's mirror will."""
+        with self.stock_lock:
+            available = self.available_by_sku()
+            line = resolve_line(item, connection, True, None, price, available=available, recorded=recorded)
+            if kept_sku(connection.skus, recorded) is None and line.sku in available:
+                available[line.sku] -= line.wholecell_quantity
+        return line
+
     # --- lines ------------------------------------------------------------------------------
-    def resolve(self, order: Order, prices: dict[str, int] | None = None) -> list[LineRecord]:
+    def resolve(self, order: Order, prices: dict[str, int] | None = None,
+                recorded: Iterable[LineRecord] = ()) -> list[LineRecord]:
+        """The order's lines; `recorded` (the lines as imported) keeps each line's SKU choice."""
+        before = {line.order_sn: line for line in recorded}
         lines = []
         for item in order.order_list:
             listing = self.listings_by_sku.get(item.sku_id or 0)
             connection = listing.connection if listing else None
             variations = self.sku_of_variation if connection and connection.product_variations else None
-            lines.append(resolve_line(item, connection, listing is not None, variations,
-                                      (prices or {}).get(item.order_sn)))
+            price = (prices or {}).get(item.order_sn)
+            if connection is not None and len(connection.skus) > 1:
+                lines.append(self.resolve_among_skus(item, connection, price, before.get(item.order_sn)))
+            else:
+                lines.append(resolve_line(item, connection, listing is not None, variations, price))
         for line in lines:
             if line.resolution == "unknown" and line.sku_id in self.listings_by_sku:
                 self.listings.flag_needs_mapping(self.connection_id, line.sku_id)
@@ -181,14 +233,14 @@ class OrderImporter:
             elif record is not None and record.import_state == "excluded" and not self.explicit:
                 self.context.count("excluded")
             else:
-                reason = skip_reason(parent.parent_order_status, self.settings, self.first_run)
-                if reason is None:
+                skip = skip_reason(parent.parent_order_status, self.settings, self.first_run)
+                if skip is None:
                     self.create(order)
                 else:
-                    self.context.count("skipped")
+                    self.context.count("excluded" if skip.final else "skipped")
                     # history the first import leaves alone stays excluded; anything else waits for its chance
-                    self.orders.record_skip(self.connection_id, sn, reason, parent.parent_order_status,
-                                            parent.update_time, excluded=self.first_run)
+                    self.orders.record_skip(self.connection_id, sn, skip.reason, parent.parent_order_status,
+                                            parent.update_time, excluded=skip.final)
         except ClaimHeld:
             self.context.count("claimed_by_another_run")
             outcome.unfinished = True
@@ -295,16 +347,19 @@ class OrderImporter:
             return
         # the prices are the ones recorded at creation; they never change, so lines resolve once
         prices = {line.order_sn: line.unit_price_cents for line in record.lines if line.unit_price_cents is not None}
-        lines = self.resolve(order, prices)
+        lines = self.resolve(order, prices, record.lines)
         if self.follow_up_plan(order, record, lines) is None:
             return
         owner = self.context.run.run_id
+        recorded_lines = record.lines
         record = self.orders.claim_follow_up(self.connection_id, record.parent_order_sn, owner,
                                              self.context.settings.order_claim_seconds)
         try:
-            if order.parent_order_map.update_time is None:
+            read_again = order.parent_order_map.update_time is None
+            if read_again:
                 order = self.context.temu.order_detail(record.parent_order_sn)
-                lines = self.resolve(order, prices)
+            if read_again or record.lines != recorded_lines:  # another run may have chosen a SKU since
+                lines = self.resolve(order, prices, record.lines)
             plan = None if self.stale(order, record) else self.follow_up_plan(order, record, lines)
             if plan is None:
                 self.orders.release_follow_up(self.connection_id, record.parent_order_sn, owner)
@@ -407,12 +462,13 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     orders = orders or OrderRepository(context.clock)
     settings = context.connection.settings
     connection_id = context.connection.connection_id
-    if settings.shipstation_sync:
-        channels = {channel.title for channel in context.wholecell.sales_channels()}
-        if settings.sales_channel not in channels:
-            raise ChannelMissing(f"sales channel {settings.sales_channel!r} does not exist in WholeCell (exact, "
-                                 "case-sensitive); ShipStation sync needs it", error_class=ErrorClass.FIX_REQUEST,
-                                 operation="sales_channels")
+    # ShipStation set-up, as the account is now: a status problem is recorded on the run and orders are
+    # still imported (into WholeCell they must come; only the export is wrong). A channel problem stops
+    # the run, as before: orders under a channel WholeCell lacks miss the export and the look-up by
+    # channel that keeps a retried create from making a second order
+    channel = next((p for p in check_shipstation_setup(context) if p.field == "sales_channel"), None)
+    if channel is not None:
+        raise ChannelMissing(channel.message, error_class=ErrorClass.FIX_REQUEST, operation="sales_channels")
     watermark = orders.watermark(connection_id)
     parent_order_sn = parent_order_sn or context.target
     importer = OrderImporter(context, orders, listings or ListingRepository(), mirror or InventoryMirror(),
@@ -444,7 +500,11 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     newest = max((o.update_time for o in polled if o not in held), default=watermark or 0)
     if held:
         newest = min(newest, min(o.update_time for o in held) - 1)  # see them again next run
-    if newest and (watermark is None or newest > watermark):
+    if not settings.order_import_enabled:
+        # a run by hand while the switch is off imports nothing: it records why, and leaves the
+        # watermark (and so the first import's window) to the first run that imports
+        context.count("watermark_kept_while_off")
+    elif newest and (watermark is None or newest > watermark):
         orders.advance_watermark(connection_id, newest)
     elif watermark is None:
         orders.advance_watermark(connection_id, start)  # first run with nothing found: later runs are not first

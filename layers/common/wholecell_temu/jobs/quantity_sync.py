@@ -12,7 +12,9 @@ One run for one connection:
 3. Push only what differs from what was last pushed (or failed last time), one
    `bg.local.goods.stock.edit` per goods with absolute targets, and record each SKU's
    outcome. Periodically Temu's own stock is read first: a listing whose Temu value moved
-   is re-asserted, and flagged `overwritten on Temu` when it went up without us.
+   is re-asserted, and flagged `overwritten on Temu` when someone else moved it: up (orders
+   never raise it), or down by more than the Temu orders placed since our push took
+   (read then, only when some listing shows less than pushed; domain.quantities.judge_temu_quantity).
 
 `dry_run` (or inventory sync turned off, on a manual run) computes and records the
 quantities that would be pushed and pushes nothing.
@@ -27,21 +29,26 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from wholecell_temu.domain.listings import ListingStatus
 from wholecell_temu.domain.quantities import (
+    ORDER_TIME_MARGIN,
     CountingRules,
     MirrorOrder,
     MirrorOrderItem,
     MirrorUnit,
     StockBook,
+    TemuOverwrite,
+    TemuReading,
+    TemuSale,
+    judge_temu_quantity,
     listing_quantity,
     needs_push,
-    overwritten_on_temu,
+    units_ordered_since,
 )
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
@@ -54,6 +61,10 @@ from wholecell_temu.wholecell import InventoryUnit, SalesOrder, WholeCellClient
 CLOCK_SKEW = timedelta(minutes=5)  # first watermark: this long before the run started (our clock)
 MAX_CONSECUTIVE_PUSH_FAILURES = 5  # Temu keeps failing after its own retries: stop, retry next run
 PUSH_TIME_RESERVE = 60.0  # seconds kept free at the end of an invocation: stop pushing, continue next run
+# Temu orders are read at most this far back to explain a lowered Temu quantity; a listing last
+# pushed earlier is not judged when Temu shows less (re-pushed, never flagged)
+ORDER_LOOKBACK = timedelta(days=7)
+TEMU_CLOCK_SKEW_SECONDS = 300  # the order read's window ends this long after our clock's now
 Read = TypeVar("Read", InventoryUnit, SalesOrder)
 
 
@@ -122,9 +133,9 @@ class MirrorReader:
         open_statuses = list(state.open_statuses)
         rebuilt: tuple[dict[int, MirrorUnit], dict[int, MirrorOrder]] | None = None
         if reason is not None:
-            open_statuses, rebuilt = self._rebuild()
+            open_statuses, closed_statuses, rebuilt = self._rebuild()
             state = state.model_copy(update={
-                "rebuilt_at": self.now, "open_statuses": open_statuses,
+                "rebuilt_at": self.now, "open_statuses": open_statuses, "closed_statuses": closed_statuses,
                 "fingerprint": settings_fingerprint(self.settings.inventory_statuses,
                                                     self.settings.outstanding_order_statuses)})
         rules = CountingRules.from_settings(self.settings, open_statuses)
@@ -160,13 +171,17 @@ class MirrorReader:
             collected.append(item)
         return collected
 
-    def _rebuild(self) -> tuple[list[str], tuple[dict[int, MirrorUnit], dict[int, MirrorOrder]]]:
-        """Every unit of the counted statuses and every order of the outstanding statuses."""
+    def _rebuild(self) -> tuple[list[str], list[str] | None, tuple[dict[int, MirrorUnit], dict[int, MirrorOrder]]]:
+        """Every unit of the counted statuses and every order of the outstanding statuses; WholeCell's
+        open statuses (the outstanding ones unless the settings name them) and closed ones."""
         self.context.count("rebuilds")
         if self.settings.outstanding_order_statuses is None:
-            open_statuses = sorted(s.title for s in self.wholecell.sales_order_statuses() if s.open)
+            statuses = self.wholecell.sales_order_statuses()
+            open_statuses = sorted(s.title for s in statuses if s.open)
+            closed_statuses: list[str] | None = sorted(s.title for s in statuses if not s.open)
         else:
             open_statuses = list(self.state.open_statuses)
+            closed_statuses = self._closed_statuses()
         rules = CountingRules.from_settings(self.settings, open_statuses)
         units: dict[int, MirrorUnit] = {}
         for status in sorted(rules.inventory_statuses):
@@ -178,7 +193,21 @@ class MirrorReader:
             for order in self.wholecell.iter_sales_orders(status=status):
                 orders[order.id] = to_mirror_order(order)
                 self.context.count("orders_read")
-        return open_statuses, (units, orders)
+        return open_statuses, closed_statuses, (units, orders)
+
+    def _closed_statuses(self) -> list[str] | None:
+        """The statuses WholeCell flags `open: false`, for the diagnosis only (the settings name the
+        outstanding ones): None for an account without the endpoint, what the last rebuild saw
+        when the read fails (the sync itself does not need them)."""
+        try:
+            return sorted(s.title for s in self.wholecell.sales_order_statuses() if not s.open)
+        except ExternalApiError as exc:
+            if exc.error_class is ErrorClass.REAUTHORIZE:
+                raise
+            if exc.error_class is ErrorClass.FIX_REQUEST and exc.status == 404:
+                return None
+            logger.warning("WholeCell sales order statuses not read", extra={"error": str(exc)})
+            return self.state.closed_statuses
 
     @staticmethod
     def _apply_orders(orders: dict[int, MirrorOrder], rules: CountingRules,
@@ -221,6 +250,58 @@ class Push:
     quantity: int
     temu_quantity: int | None
     overwritten: bool | None
+    overwrite: TemuOverwrite | None = None  # what flagged it, when this run did
+
+
+@dataclass(frozen=True)
+class TemuSales:
+    """Every Temu order line placed since `since` (the read of the whole window completed)."""
+
+    since: datetime
+    sales: tuple[TemuSale, ...]
+
+    def ordered_since(self, sku_id: int, pushed_at: datetime | None) -> int | None:
+        """Units Temu orders took from the SKU since a push; None when the read does not reach
+        back to it (an order before `since` may have taken units as well)."""
+        if pushed_at is None or pushed_at - ORDER_TIME_MARGIN < self.since:
+            return None
+        return units_ordered_since(self.sales, sku_id, pushed_at)
+
+
+def lowered_since(listings: Iterable[Listing], temu_stock: dict[int, int], now: datetime) -> datetime | None:
+    """Where the Temu order read starts: the oldest push of a listing Temu now shows less than
+    pushed, no further back than ORDER_LOOKBACK; None when no listing shows less (no read)."""
+    pushed = [listing.last_pushed_at for listing in listings
+              if listing.connection is not None and listing.status is not ListingStatus.ENDED
+              and listing.last_pushed is not None and listing.last_pushed_at is not None
+              and temu_stock.get(listing.temu_sku_id, listing.last_pushed) < listing.last_pushed]
+    if not pushed:
+        return None
+    return max(min(pushed) - ORDER_TIME_MARGIN, now - ORDER_LOOKBACK)
+
+
+def read_temu_sales(context: JobContext, since: datetime, now: datetime) -> TemuSales | None:
+    """Every Temu order line placed since `since`, any status (a cancelled order took its units
+    when placed). None when the read fails: lowered quantities then go unjudged, the sync goes on."""
+    sales: list[TemuSale] = []
+    seen: set[str] = set()  # a page shift may show an order twice
+    try:
+        for order in context.temu.iter_orders(create_after=int(since.timestamp()),
+                                              create_before=int(now.timestamp()) + TEMU_CLOCK_SKEW_SECONDS):
+            context.count("temu_orders_read")
+            placed = order.parent_order_map.parent_order_time
+            for item in order.order_list:
+                if item.sku_id is None or item.order_sn in seen:
+                    continue
+                seen.add(item.order_sn)
+                at = item.order_create_time or placed
+                sales.append(TemuSale(sku_id=item.sku_id, ordered_at=datetime.fromtimestamp(at, UTC) if at else now,
+                                      units=max(item.quantity, item.original_order_quantity or 0)))
+    except ExternalApiError as exc:  # the stock read just worked: most likely the order scope is missing
+        context.count("temu_orders_unread")
+        logger.warning("Temu orders not read: lowered Temu quantities are not judged", extra={"error": str(exc)})
+        return None
+    return TemuSales(since, tuple(sales))
 
 
 @dataclass
@@ -230,8 +311,9 @@ class Plan:
 
 
 def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rules: CountingRules, *,
-         temu_stock: dict[int, int] | None, now: datetime) -> Plan:
-    """What to push and what to record, for every listing of the connection."""
+         temu_stock: dict[int, int] | None, now: datetime, temu_sales: TemuSales | None = None) -> Plan:
+    """What to push and what to record, for every listing of the connection. `temu_sales`: the Temu
+    orders that may explain a Temu quantity below the one pushed (None: such a listing is not judged)."""
     result = Plan()
     for listing in listings:
         if listing.connection is None:
@@ -244,20 +326,32 @@ def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rule
         quantity = listing_quantity(listing.connection, book, rules).quantity
         temu_value = temu_stock.get(listing.temu_sku_id) if temu_stock is not None else None
         overwritten = None
+        overwrite = None
         differs = False
         if temu_stock is not None and listing.last_pushed is not None and temu_value is not None:
             differs = temu_value != listing.last_pushed
-            overwritten = overwritten_on_temu(temu_value, listing.last_pushed)
+            ordered = (temu_sales.ordered_since(listing.temu_sku_id, listing.last_pushed_at)
+                       if temu_sales is not None and temu_value < listing.last_pushed else None)
+            reading = judge_temu_quantity(temu_value, listing.last_pushed, ordered)
+            overwritten = reading.overwritten
             if overwritten:
                 context.count("overwritten_on_temu")
+                context.count(f"overwritten_on_temu_{reading.value}")  # _up / _down
+                overwrite = TemuOverwrite(direction="up" if reading is TemuReading.RAISED else "down",
+                                          temu_quantity=temu_value, last_pushed=listing.last_pushed,
+                                          ordered_since_push=ordered, seen_at=now)
+            elif reading is TemuReading.SOLD:
+                context.count("temu_sold_since_push")
+            elif reading is TemuReading.UNJUDGED:
+                context.count("temu_lower_unjudged")
             if differs:
                 context.count("temu_differs")
         if needs_push(quantity, listing.last_pushed, listing.last_error, differs):
-            result.pushes[listing.temu_goods_id].append(Push(listing, quantity, temu_value, overwritten))
+            result.pushes[listing.temu_goods_id].append(Push(listing, quantity, temu_value, overwritten, overwrite))
         elif (quantity != listing.last_calculated or (temu_value is not None and temu_value != listing.temu_quantity)
               or (overwritten is not None and overwritten != listing.overwritten_on_temu)):
             result.records.append(QuantityRecord(listing.temu_sku_id, quantity, now, temu_quantity=temu_value,
-                                                 overwritten_on_temu=overwritten))
+                                                 overwritten_on_temu=overwritten, overwrite=overwrite))
     return result
 
 
@@ -311,9 +405,12 @@ class Pusher:
         overwritten = push.overwritten
         if pushed and overwritten is None and push.listing.overwritten_on_temu:
             overwritten = True  # keep the flag until a re-read shows Temu holding our value
+        overwrite = push.overwrite
+        if overwrite is not None and pushed:
+            overwrite = overwrite.model_copy(update={"repushed": push.quantity})
         self.listings.record_quantity(self.connection_id, QuantityRecord(
             push.listing.temu_sku_id, push.quantity, self.now, pushed=pushed, error=error,
-            temu_quantity=push.temu_quantity, overwritten_on_temu=overwritten))
+            temu_quantity=push.temu_quantity, overwritten_on_temu=overwritten, overwrite=overwrite))
 
 
 def run(context: JobContext, mirror_store: InventoryMirror | None = None,
@@ -342,10 +439,15 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     temu_stock = None
     reassert_due = (context.run.trigger == "manual" or state.reasserted_at is None  # "sync now" checks Temu too
                     or now - state.reasserted_at >= timedelta(minutes=context.settings.quantity_reassert_minutes))
+    temu_sales = None
     if reassert_due and not dry_run:
         temu_stock = {sku_id: sku.stock for sku_id, sku in read_temu_skus(context).items() if sku.stock is not None}
         context.count("temu_stock_read", len(temu_stock))
-    work = plan(context, stored_listings.result(), book, rules, temu_stock=temu_stock, now=now)
+        since = lowered_since(stored_listings.result(), temu_stock, now)
+        if since is not None:  # some Temu quantity is below what we pushed: did orders take it?
+            temu_sales = read_temu_sales(context, since, now)
+    work = plan(context, stored_listings.result(), book, rules, temu_stock=temu_stock, now=now,
+                temu_sales=temu_sales)
 
     for record in work.records:
         listings.record_quantity(connection_id, record)
@@ -372,7 +474,7 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
     if temu_stock is not None:
         mirror_store.save_state(connection_id, state.model_copy(update={"reasserted_at": now}))
     metrics.add_metric(name="QuantityPushed", unit=MetricUnit.Count, value=context.counts.get("pushed", 0))
-    if context.counts.get("overwritten_on_temu"):
+    if context.counts.get("overwritten_on_temu"):  # both directions (the run's counts split them: _up, _down)
         metrics.add_metric(name="ListingOverwrittenOnTemu", unit=MetricUnit.Count,
                            value=context.counts["overwritten_on_temu"])
     logger.info("quantity sync done", extra={"counts": context.counts})

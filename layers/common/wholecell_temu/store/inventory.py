@@ -30,6 +30,8 @@ class MirrorState(BaseModel):
     rebuilt_at: datetime | None = None  # last complete rebuild
     fingerprint: str | None = None  # the settings the content was built for (statuses)
     open_statuses: list[str] = []  # WholeCell's open sales-order statuses at the last rebuild
+    # ... and those it flags `open: false` (None: not read, or the account gives no flags)
+    closed_statuses: list[str] | None = None
     reasserted_at: datetime | None = None  # last comparison with Temu's own stock
     version: int = 0
 

@@ -11,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.listings import ListingConnection, ListingStatus
+from wholecell_temu.domain.quantities import TemuOverwrite
 from wholecell_temu.store.tables import ListingModel
 
 
@@ -37,6 +38,7 @@ class Listing(BaseModel):
     last_error: str | None = None
     flags: list[str] = []
     overwritten_on_temu: bool = False
+    overwrite: TemuOverwrite | None = None  # what flagged it, while it is flagged
     needs_mapping: bool = False
     first_seen_at: datetime
     last_seen_at: datetime
@@ -68,6 +70,7 @@ def _to_listing(item: ListingModel) -> Listing:
         last_error=item.last_error,
         flags=list(item.flags or []),
         overwritten_on_temu=bool(item.overwritten_on_temu),
+        overwrite=TemuOverwrite.model_validate(item.overwrite) if item.overwrite else None,
         needs_mapping=bool(item.needs_mapping),
         first_seen_at=item.first_seen_at,
         last_seen_at=item.last_seen_at,
@@ -94,6 +97,7 @@ def _to_item(listing: Listing) -> ListingModel:
         last_error=listing.last_error,
         flags=listing.flags or None,
         overwritten_on_temu=listing.overwritten_on_temu or None,
+        overwrite=listing.overwrite.model_dump(mode="json") if listing.overwrite else None,
         needs_mapping=listing.needs_mapping or None,
         first_seen_at=listing.first_seen_at,
         last_seen_at=listing.last_seen_at,
@@ -111,6 +115,7 @@ class QuantityRecord:
     error: str | None = None  # the push failed
     temu_quantity: int | None = None  # Temu's own value, when it was read
     overwritten_on_temu: bool | None = None
+    overwrite: TemuOverwrite | None = None  # with overwritten_on_temu True: what was seen (None: kept)
 
 
 class ListingRepository:
@@ -178,6 +183,10 @@ class ListingRepository:
         if record.overwritten_on_temu is not None:
             actions.append(model.overwritten_on_temu.set(True) if record.overwritten_on_temu
                            else model.overwritten_on_temu.remove())
+            if not record.overwritten_on_temu:
+                actions.append(model.overwrite.remove())
+            elif record.overwrite is not None:
+                actions.append(model.overwrite.set(record.overwrite.model_dump(mode="json")))
         model(connection_id, str(record.temu_sku_id)).update(actions=actions, condition=model.temu_sku_id.exists())
 
     def flag_needs_mapping(self, connection_id: str, temu_sku_id: int) -> None:

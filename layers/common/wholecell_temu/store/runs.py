@@ -111,7 +111,7 @@ class RunLog:
                                           "reason": reason, "started_at": run.started_at or now})
         RunModel(_pk(run.connection_id, run.job), LATEST_SK, run_id=run.run_id, connection_id=run.connection_id,
                  job=run.job, trigger=run.trigger, outcome=outcome.value, started_at=finished.started_at,
-                 ended_at=now, expires_at=now + self.retention).save()
+                 ended_at=now, reason=reason or None, expires_at=now + self.retention).save()
         return finished
 
     def last_finished(self, connection_ids: Iterable[str], jobs: Iterable[str] = JOBS) -> dict[tuple[str, str], Run]:

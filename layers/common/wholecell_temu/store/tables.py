@@ -96,7 +96,8 @@ class ListingModel(Model):
     temu_quantity_seen_at = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     flags = JSONAttribute(null=True)  # list of strings
-    overwritten_on_temu = BooleanAttribute(null=True)  # Temu showed more than we pushed (quantity sync)
+    overwritten_on_temu = BooleanAttribute(null=True)  # another writer changed Temu's stock (quantity sync)
+    overwrite = JSONAttribute(null=True)  # what the quantity sync saw then (domain.quantities.TemuOverwrite)
     needs_mapping = BooleanAttribute(null=True)  # an order line for it had no WholeCell SKU (order import)
     first_seen_at = UTCDateTimeAttribute()
     last_seen_at = UTCDateTimeAttribute()  # last import that changed it (unchanged SKUs are not rewritten)

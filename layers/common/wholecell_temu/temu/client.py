@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PAGE_SIZE = 100
+PARENT_ORDER_SN_LIST_MAX = 20  # bg.order.list.v2.get's parentOrderSnList holds at most 20
 
 
 class TemuClient:
