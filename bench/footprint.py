@@ -125,8 +125,8 @@ def fan_out(connections: int) -> dict[str, Any]:
     from moto import mock_aws  # noqa: PLC0415
     from wholecell_temu.config import load_settings  # noqa: PLC0415
     from wholecell_temu.domain.settings import JOBS, ConnectionSettings  # noqa: PLC0415
-    from wholecell_temu.jobs.framework import Services  # noqa: PLC0415
     from wholecell_temu.jobs.framework import fan_out as tick  # noqa: PLC0415
+    from wholecell_temu.services import Services  # noqa: PLC0415
     from wholecell_temu.store.connections import ConnectionRepository  # noqa: PLC0415
     from wholecell_temu.store.runs import RunLog  # noqa: PLC0415
     from wholecell_temu.store.tables import ConnectionModel, bind_tables  # noqa: PLC0415

@@ -4,8 +4,8 @@ from typing import Any
 
 from wholecell_temu.auth.api import build_app
 from wholecell_temu.auth.service import AuthorizationService
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.observability import logger, tracer
+from wholecell_temu.services import Services
 
 app = build_app(lambda: AuthorizationService(Services.cached()))
 

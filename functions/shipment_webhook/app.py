@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.observability import logger, metrics, tracer
+from wholecell_temu.services import Services
 from wholecell_temu.webhook import build_webhook_app
 
 app = build_webhook_app(Services.cached)

@@ -27,7 +27,7 @@ from wholecell_temu.domain.listings import ListingStatus, listing_status
 from wholecell_temu.domain.orders import price_cents, to_wholecell_address
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.net import RateLimiter, RetryPolicy
-from wholecell_temu.temu import PackageEdit, ShipmentLine, ShipmentPackage, SubPackage, TemuClient, models, signed_body
+from wholecell_temu.temu import ShipmentLine, ShipmentPackage, SubPackage, TemuClient, models, signed_body
 from wholecell_temu.temu.errors import classify_code
 from wholecell_temu.temu.models import Sku
 
@@ -96,7 +96,6 @@ CALLS: dict[str, Callable[[TemuClient], Any]] = {
                                                                   goods_id_list=[601099512345678],
                                                                   sku_id_list=[17592186044416],
                                                                   out_sku_sn_list=["IP13-128-BLK-B"]),
-    "temu.local.goods.sku.stock.query": lambda c: c.sku_stock(601099512345678, [17592186044416], ["IP13-128-BLK-B"]),
     "bg.local.goods.stock.edit": lambda c: c.edit_stock(601099512345678, [(17592186044416, 4), (17592186044417, 0)]),
     "bg.order.list.v2.get": lambda c: c.order_page(1, 100, update_at_start=1767225600, update_at_end=1767312000,
                                                    parent_order_sn_list=[SN], region_id=211),
@@ -108,17 +107,23 @@ CALLS: dict[str, Callable[[TemuClient], Any]] = {
     "bg.logistics.warehouse.list.get": lambda c: c.warehouses(True),
     "bg.logistics.shipment.v2.confirm": lambda c: c.confirm_shipment(0, [PACKAGE]),
     "bg.logistics.shipment.v2.get": lambda c: c.shipment_info(SN, "211-10384726150945164"),
-    "bg.logistics.shipment.shippingtype.update": lambda c: c.update_shipping_type([PackageEdit(
-        package_sn="PK-0123456789", tracking_number="1Z999AA10123456784", carrier_id=998264751,
-        warehouse_id="WH-00000000000000001")]),
+}
+# Documented types the client no longer calls (issue #18 removed their methods, which only tests
+# called): their fixtures stay, transcribed from Temu's documents, because the Temu sandbox still
+# answers these types and checks its answers against them; a flow that starts calling one adds it
+# to CALLS again.
+NOT_CALLED = {
+    "temu.local.goods.sku.stock.query": "reading a SKU's exact stock back",
+    "bg.logistics.shipment.shippingtype.update": "changing a confirmed package's carrier or tracking number",
 }
 
 
 def test_every_type_the_client_calls_is_documented_and_every_fixture_is_used() -> None:
-    assert sorted(CALLS) == temu_contract.documented_types()
+    assert sorted(CALLS) == sorted(set(temu_contract.documented_types()) - set(NOT_CALLED))
+    assert set(NOT_CALLED) <= set(temu_contract.documented_types())
 
 
-@pytest.mark.parametrize("api_type", sorted(CALLS))
+@pytest.mark.parametrize("api_type", temu_contract.documented_types())
 def test_each_fixture_is_self_consistent(api_type: str) -> None:
     """The transcribed example fits its own field table (a typo in a fixture fails here)."""
     fixture = temu_contract.fixture(api_type)
@@ -144,7 +149,6 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {  # the model of each answer, 
     "bg.local.goods.list.query": (models.GoodsPage, ""),
     "bg.local.goods.sku.list.query": (models.SkuPage, ""),
     "temu.local.sku.list.retrieve": (models.SkuRetrievePage, ""),
-    "temu.local.goods.sku.stock.query": (models.SkuStockResult, ""),
     "bg.local.goods.stock.edit": (models.StockEditResult, ""),
     "bg.order.list.v2.get": (models.OrderPage, ""),
     "bg.order.detail.v2.get": (models.Order, ""),
@@ -302,7 +306,7 @@ def test_every_documented_business_code_is_retried_exactly_when_its_message_says
     """A code whose documented message says "try again later" or "system error" is retried; no
     other is (a failure that will not heal is never blindly repeated)."""
     checked = 0
-    for api_type in CALLS:
+    for api_type in temu_contract.documented_types():
         for code, message in temu_contract.fixture(api_type).get("errors", {}).items():
             retried = classify_code(int(code), api_type) is ErrorClass.RETRYABLE
             assert retried == bool(TRANSIENT.search(message)), (api_type, code, message)
@@ -361,10 +365,9 @@ def test_every_sandbox_answer_has_the_documented_keys_and_types(sandbox: Running
 
 def drive_every_call(client: TemuClient, state: SandboxState, mall_id: int, sku: Any, sn: str, detail: Any) -> None:
     client.token_info()
-    list(client.iter_goods())
+    client.goods_page()
     client.sku_page(sku_search_type=3, sku_status_filter_type=3)
     client.sku_retrieve_page()
-    client.sku_stock(sku.goods_id, [sku.sku_id])
     client.edit_stock(sku.goods_id, [(sku.sku_id, 5)])
     client.order_page(parent_order_sn_list=[sn])
     client.order_amount(sn)
@@ -379,11 +382,7 @@ def drive_every_call(client: TemuClient, state: SandboxState, mall_id: int, sku:
         warehouse_id=warehouse.warehouse_id, lines=[ShipmentLine(parent_order_sn=sn, order_sn=item.order_sn,
                                                                  quantity=item.quantity, goods_id=item.goods_id,
                                                                  sku_id=item.sku_id)])])
-    shipped = client.shipment_info(sn, item.order_sn)
-    package_sn = next(s.package_sn for s in shipped.shipments if s.package_sn)
-    client.update_shipping_type([PackageEdit(package_sn=package_sn, tracking_number="9400111899562837465029",
-                                             carrier_id=carrier.logistics_service_provider_id,
-                                             warehouse_id=warehouse.warehouse_id)])
+    client.shipment_info(sn, item.order_sn)
     code = state.issue_code(mall_id)
     client.create_access_token(code)
 

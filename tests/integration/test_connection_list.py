@@ -14,8 +14,8 @@ from wholecell_temu.admin.api import build_app
 from wholecell_temu.admin.service import ConnectionService
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.settings import JOBS, ConnectionSettings
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.net import Clock
+from wholecell_temu.services import Services
 from wholecell_temu.store.connections import ConnectionRepository
 from wholecell_temu.store.runs import Outcome, RunLog
 from wholecell_temu.store.tables import ConnectionModel, RunModel, bind_tables

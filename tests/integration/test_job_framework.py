@@ -15,8 +15,9 @@ from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.jobs import framework
-from wholecell_temu.jobs.framework import CONTINUATION, JobContext, JobMessage, execute
+from wholecell_temu.jobs.framework import CONTINUATION, JobContext, execute
 from wholecell_temu.net import Clock
+from wholecell_temu.queues import JobMessage
 from wholecell_temu.store.runs import Outcome, Run, RunLog
 from wholecell_temu.store.tables import RunModel, bind_tables
 

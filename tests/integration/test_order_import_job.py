@@ -16,7 +16,6 @@ from moto import mock_aws
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink
-from wholecell_temu.domain.orders import CLOSED
 from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem, MirrorUnit
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass
@@ -27,6 +26,7 @@ from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, OrderModel, bind_tables
+from wholecell_temu.temu.codes import CLOSED
 from wholecell_temu.temu.errors import TemuApiError
 from wholecell_temu.temu.models import Order, OrderPage, ShippingAddress
 from wholecell_temu.wholecell import SalesOrder, SalesOrderCreate, SalesOrderPatch, WholeCellApiError

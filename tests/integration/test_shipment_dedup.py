@@ -12,8 +12,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from moto import mock_aws
+from wholecell_temu import services as services_module
 from wholecell_temu.config import load_settings
-from wholecell_temu.jobs import framework, shipment_push
+from wholecell_temu.jobs import shipment_push
+from wholecell_temu.queues import ShipmentMessage
 
 from tests.integration.test_quantity_sync_job import ENV
 
@@ -22,13 +24,13 @@ from tests.integration.test_quantity_sync_job import ENV
 def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, list[tuple[str, int]]]]:
     processed: list[tuple[str, int]] = []
 
-    def process(self: Any, message: shipment_push.ShipmentMessage) -> str:
+    def process(self: Any, message: ShipmentMessage) -> str:
         processed.append((message.connection_id, message.sales_order_id))
         return "confirmed"
 
     monkeypatch.setattr(shipment_push.ShipmentConfirmer, "__init__", lambda self, services: None)
     monkeypatch.setattr(shipment_push.ShipmentConfirmer, "process", process)
-    monkeypatch.setitem(framework._SERVICES, "services", SimpleNamespace(settings=load_settings(ENV)))
+    monkeypatch.setitem(services_module._SERVICES, "services", SimpleNamespace(settings=load_settings(ENV)))
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(TableName="IdempotencyTable", BillingMode="PAY_PER_REQUEST",

@@ -21,9 +21,11 @@ from wholecell_temu.domain.credentials import WholeCellApp
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import order_import
-from wholecell_temu.jobs.framework import JobContext, JobMessage, Services, execute
+from wholecell_temu.jobs.framework import JobContext, execute
 from wholecell_temu.net import Clock
+from wholecell_temu.queues import JobMessage
 from wholecell_temu.secrets import ConnectionSecrets, SecretStore
+from wholecell_temu.services import Services
 from wholecell_temu.store.connections import ConnectionRepository
 from wholecell_temu.store.runs import Outcome, RunLog
 from wholecell_temu.store.tables import (

@@ -18,8 +18,8 @@ from wholecell_temu.api_errors import BadRequest, NotFound
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.credentials import WholeCellApp
 from wholecell_temu.domain.settings import ConnectionSettings
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.secrets import ConnectionSecrets, SecretStore
+from wholecell_temu.services import Services
 from wholecell_temu.store.authorizations import UNBOUND_DAYS, AuthorizationRepository, UnboundAuthorization
 from wholecell_temu.store.connections import ConflictError, ConnectionRepository
 from wholecell_temu.store.runs import RunLog

@@ -57,6 +57,22 @@ def test_a_body_that_is_not_utf8_is_a_bad_request() -> None:
     assert admin("POST", "/admin/connections/c1/listings/connections", b"\xff\xfetemu_sku_id\n") == 400
 
 
+@pytest.mark.parametrize("path", ["/admin/connections/c1/settings", "/admin/connections/c1/listings/1/connection"])
+@pytest.mark.parametrize("body", ['{"dry_run": "yes"}', '"settings"', '{"dry_run": tr', None])
+def test_a_validated_body_is_refused_in_the_apis_shape(path: str, body: str | None) -> None:
+    """The settings and listing connection bodies are validated before the route runs: 400, fields named."""
+    answer = build_app(lambda: None).resolve(event("PUT", path, body), None)
+    error = json.loads(answer["body"])["error"]
+    assert int(answer["statusCode"]) == 400 and error["code"] == "invalid_request" and error["fields"]
+
+
+@pytest.mark.parametrize("path", ["/admin/connections/c1/settings", "/admin/connections/c1/listings/1/connection"])
+def test_a_json_route_sent_another_media_type_is_a_bad_request(path: str) -> None:
+    answer = build_app(lambda: None).resolve(event("PUT", path, "{}", {"content-type": "text/plain"}), None)
+    assert int(answer["statusCode"]) == 400 and json.loads(answer["body"])["error"]["fields"] == {
+        "body": "send Content-Type: application/json"}
+
+
 @pytest.mark.parametrize(("method", "path"), [("GET", ""), ("PUT", "/settings"), ("GET", "/listings"),
                                               ("POST", "/jobs/order_import/run")])
 def test_a_connection_id_longer_than_any_is_not_looked_up(method: str, path: str) -> None:

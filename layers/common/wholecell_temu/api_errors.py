@@ -31,11 +31,6 @@ class NotFound(ApiError):
     code = "not_found"
 
 
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
-
-
 class UpstreamUnavailable(ApiError):
     status = 502
     code = "upstream_unavailable"

@@ -21,10 +21,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from wholecell_temu.domain.connection import ConnectionStatus
-from wholecell_temu.jobs.framework import Services
-from wholecell_temu.jobs.shipment_push import ShipmentMessage, send_to_queue
 from wholecell_temu.observability import logger, metrics
+from wholecell_temu.queues import ShipmentMessage, send_shipment
 from wholecell_temu.secrets import webhook_signing_secrets
+from wholecell_temu.services import Services
 from wholecell_temu.wholecell import ShipmentEvent, verify_webhook
 
 MAX_BODY_BYTES = 64 * 1024  # a shipment event is a few hundred bytes
@@ -71,7 +71,7 @@ def build_webhook_app(services: Any, sqs: Any = None) -> APIGatewayHttpResolver:
             fields = ({".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
                       if isinstance(exc, ValidationError) else {"body": "not valid JSON"})
             return _answer(400, "invalid_request", "not a sales_order.shipment_created event", fields)
-        send_to_queue(svc, ShipmentMessage(connection_id=connection_id, sales_order_id=shipment.sales_order_id,
+        send_shipment(svc, ShipmentMessage(connection_id=connection_id, sales_order_id=shipment.sales_order_id,
                                            source="webhook", event_id=shipment.event_id), sqs=sqs)
         metrics.add_metric(name="ShipmentEventAccepted", unit=MetricUnit.Count, value=1)
         logger.info("shipment event queued", extra={"connection_id": connection_id, "event_id": shipment.event_id,

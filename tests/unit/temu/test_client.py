@@ -10,7 +10,7 @@ import pytest
 import requests
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
-from wholecell_temu.temu import TemuApiError, TemuClient, process_rate_limiter, sign
+from wholecell_temu.temu import TemuApiError, TemuClient, sign
 
 
 class SteppingClock(Clock):
@@ -125,10 +125,6 @@ def test_unexpected_result_shape_is_a_fix_request() -> None:
     with pytest.raises(TemuApiError) as info:
         client.edit_stock(1, [(10, 5)])
     assert info.value.error_class is ErrorClass.FIX_REQUEST
-
-
-def test_process_rate_limiter_is_shared() -> None:
-    assert process_rate_limiter(4) is process_rate_limiter(10)
 
 
 def test_limiter_never_bursts_and_nothing_accrues_during_a_penalty() -> None:

@@ -10,13 +10,11 @@ from wholecell_temu.temu.models import (
     AccessToken,
     Order,
     OrderPage,
-    PackageEdit,
     RetrievedSku,
     ShipmentLine,
     ShipmentPackage,
     ShippingAddress,
     Sku,
-    SkuStockResult,
     StockEditResult,
     SubPackage,
 )
@@ -69,12 +67,6 @@ def test_stock_edit_failures_are_listed() -> None:
     assert result.succeeded_sku_ids == [10]
 
 
-def test_stock_query_ordinary_stock() -> None:
-    result = SkuStockResult.model_validate({"stockList": [{"goodsId": "1", "skuStockInfoList": [
-        {"skuId": "10", "selfOrdinaryStock": {"stock": 7, "stockType": 0}}, {"skuId": "11"}]}]})
-    assert result.ordinary_stock() == {10: 7}
-
-
 def test_address_never_shows_buyer_data() -> None:
     address = ShippingAddress.model_validate({"receiptName": "Jane Doe", "mobile": "2135550100",
                                               "addressLine1": "1 Secret Street", "postCode": "90001",
@@ -114,5 +106,3 @@ def test_shipment_package_wire_shape_and_order() -> None:
                           "subSendRequests"]
     assert wire["orderSendInfoList"] == [{"parentOrderSn": "PO-211-1", "orderSn": "211-1", "quantity": 1,
                                           "goodsId": 5, "skuId": 6}]
-    assert PackageEdit(package_sn="PK-1", tracking_number="T", carrier_id=1).to_wire() == {
-        "packageSn": "PK-1", "trackingNumber": "T", "shipCompanyId": 1}

@@ -8,13 +8,25 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from wholecell_temu.admin.authorizations import AuthorizationList, BindRequest, bind, list_authorizations
 from wholecell_temu.admin.diagnosis import Diagnosis, diagnose
-from wholecell_temu.admin.listings import BulkResult, ListingPage, ListingService, ListingView, bulk_connect, view
+from wholecell_temu.admin.listings import (
+    BulkResult,
+    ConnectionRequest,
+    ListingPage,
+    ListingService,
+    ListingView,
+    bulk_connect,
+    view,
+)
 from wholecell_temu.admin.models import (
     AuthorizeLinkResponse,
     ConnectionList,
@@ -26,6 +38,7 @@ from wholecell_temu.admin.models import (
     RotateWebhookSecretRequest,
     RunList,
     RunQueued,
+    SettingsRequest,
     SettingsResponse,
     WebhookSecretResponse,
     WholeCellCredentials,
@@ -58,6 +71,34 @@ def responses(success: tuple[int, str, type[Any]] | None = None, *, conflict: bo
     return documented
 
 
+# Every admin route is IAM-authorized (API Gateway's AWS_IAM authorizer): a SigV4-signed request.
+SECURITY_SCHEMES: dict[str, Any] = {"sigv4": APIKey(
+    name="Authorization", in_=APIKeyIn.header,
+    description="AWS Signature Version 4 (IAM): sign the request for service `execute-api` with credentials "
+                "allowed execute-api:Invoke on the admin routes",
+    openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"})}
+CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "UTF-8 CSV with a header: `temu_sku_id` (or `temu_goods_id` and `seller_sku`), "
+                           "`wholecell_sku` or `product_variation_id`, optional `factor`; one row per connection, "
+                           "rows naming one listing pool into its connection"}
+
+
+def openapi_document(app: APIGatewayHttpResolver, title: str, version: str = "1") -> dict[str, Any]:
+    """The admin API's OpenAPI document: Powertools' generated one, SigV4 on every route, and without
+    the 422 Powertools adds to every validated route (a validation error is answered 400, in the
+    `ErrorResponse` shape every route documents)."""
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(
+        title=title, version=version, security_schemes=SECURITY_SCHEMES, security=[{"sigv4": []}]))
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):  # Powertools' own shapes
+        if f'"#/components/schemas/{name}"' not in json.dumps(document):
+            schemas.pop(name, None)
+    return document
+
+
 def base_url(app: APIGatewayHttpResolver) -> str:
     """The public base URL of this API, from the request (API Gateway's domain name)."""
     domain = app.current_event.request_context.domain_name
@@ -88,6 +129,15 @@ def json_response(status: int, body: Any) -> Response[Any]:
 MAX_CONNECTION_ID = 64  # ids are 32 hex digits; the webhook refuses longer ones the same way
 
 
+def overlong_connection_id(app: APIGatewayHttpResolver) -> Response[Any] | None:
+    """404 for /admin/connections/<connection_id>/... with an id longer than any: no connection, nor a
+    valid DynamoDB key. Checked before any route runs, and before a body's validation error is answered."""
+    segments = app.current_event.path.split("/")
+    if len(segments) > 3 and segments[2] == "connections" and len(segments[3]) > MAX_CONNECTION_ID:
+        return json_response(404, {"error": {"code": "not_found", "message": "connection not found"}})
+    return None
+
+
 def refuse_malformed_bodies(app: APIGatewayHttpResolver) -> None:
     """A body that is not UTF-8, or a JSON array, is a 400 and an overlong connection id a 404, before
     any route runs."""
@@ -95,10 +145,9 @@ def refuse_malformed_bodies(app: APIGatewayHttpResolver) -> None:
     def json_arrays_refused(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """No admin route takes a JSON array, and Powertools' validation reads an array body as its
         first element (`[{...}]` passes as `{...}`): refused before any route runs."""
-        # /admin/connections/<connection_id>/...: a longer id is no connection, nor a valid DynamoDB key
-        segments = app.current_event.path.split("/")
-        if len(segments) > 3 and segments[2] == "connections" and len(segments[3]) > MAX_CONNECTION_ID:
-            return json_response(404, {"error": {"code": "not_found", "message": "connection not found"}})
+        refused = overlong_connection_id(app)
+        if refused is not None:
+            return refused
         if isinstance(request_json(app), list):
             return json_response(400, {"error": {"code": "invalid_request", "message": "the body must be a "
                                                  "JSON object", "fields": {"body": "not an array"}}})
@@ -110,6 +159,30 @@ def refuse_malformed_bodies(app: APIGatewayHttpResolver) -> None:
     def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
         return json_response(400, {"error": {"code": "invalid_request", "message": "the body is not UTF-8 text",
                                              "fields": {"body": "send UTF-8 text"}}})
+
+
+def answer_validation_errors(app: APIGatewayHttpResolver) -> None:
+    """The Event Handler's validation errors in the API's shape: 400, the fields named."""
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        refused = overlong_connection_id(app)  # the body's validation runs before the middlewares
+        if refused is not None:
+            return refused
+        fields = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            fields[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
+        return json_response(400, {"error": {"code": "invalid_request", "message": "invalid request",
+                                             "fields": fields}})
+
+    @app.exception_handler(RequestUnsupportedContentType)  # a JSON route sent another media type
+    def _not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
+        refused = overlong_connection_id(app)
+        if refused is not None:
+            return refused
+        return json_response(400, {"error": {"code": "invalid_request", "message": "the body must be JSON",
+                                             "fields": {"body": "send Content-Type: application/json"}}})
 
 
 def build_app(service_factory: Any) -> APIGatewayHttpResolver:
@@ -129,15 +202,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
         return json_response(409, {"error": {"code": "conflict", "message": str(exc)}})
 
     refuse_malformed_bodies(app)
-
-    @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response[Any]:
-        fields = {}
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            fields[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
-        return json_response(400, {"error": {"code": "invalid_request", "message": "invalid request",
-                                             "fields": fields}})
+    answer_validation_errors(app)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:
@@ -145,8 +210,7 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
 
     @app.get("/admin/openapi.json", include_in_schema=False)
     def openapi() -> Response[Any]:
-        return Response(status_code=200, content_type="application/json",
-                        body=app.get_openapi_json_schema(title="WholeCell-Temu admin API", version="1"))
+        return json_response(200, openapi_document(app, "WholeCell-Temu admin API"))
 
     @app.post("/admin/connections", responses=responses((201, "Created", CreateConnectionResponse)))
     def create_connection(body: CreateConnectionRequest) -> Response[CreateConnectionResponse]:
@@ -172,8 +236,8 @@ def build_app(service_factory: Any) -> APIGatewayHttpResolver:
     add_lifecycle_routes(app, service)
 
     @app.put("/admin/connections/<connection_id>/settings", responses=responses())
-    def put_settings(connection_id: str) -> SettingsResponse:
-        return service().replace_settings(connection_id, request_json(app))
+    def put_settings(connection_id: str, body: SettingsRequest) -> SettingsResponse:
+        return service().replace_settings(connection_id, body)
 
     @app.post("/admin/connections/<connection_id>/jobs/<job>/run", responses=responses((202, "Queued", RunQueued)))
     def run_job(connection_id: str, job: str) -> Response[RunQueued]:
@@ -267,10 +331,13 @@ def add_listing_routes(app: APIGatewayHttpResolver, service: Callable[[], Connec
         return diagnose(service(), ListingRepository(), InventoryMirror(), connection_id, temu_sku_id)
 
     @app.put("/admin/connections/<connection_id>/listings/<temu_sku_id>/connection", responses=responses())
-    def connect_listing(connection_id: str, temu_sku_id: int) -> ListingView:
-        return view(listings().connect(connection_id, temu_sku_id, request_json(app)))
+    def connect_listing(connection_id: str, temu_sku_id: int, body: ConnectionRequest) -> ListingView:
+        return view(listings().connect(connection_id, temu_sku_id, body))
 
-    @app.post("/admin/connections/<connection_id>/listings/connections", responses=responses())
+    # CSV is text, which the Event Handler's validation does not read: the route reads it itself, and
+    # its request body is documented here
+    @app.post("/admin/connections/<connection_id>/listings/connections", responses=responses(),
+              openapi_extensions={"requestBody": CSV_BODY})
     def bulk_connections(connection_id: str, dry_run: Annotated[bool, Query()] = False) -> BulkResult:
         text = request_text(app)  # refused before anything is read
         return bulk_connect(listings(), connection_id, text, dry_run=dry_run)

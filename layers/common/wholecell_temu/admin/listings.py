@@ -154,10 +154,11 @@ class ListingService:
             raise NotFound(f"listing {temu_sku_id} not found")
         return listing
 
-    def connect(self, connection_id: str, temu_sku_id: int, body: object) -> Listing:
+    def connect(self, connection_id: str, temu_sku_id: int, body: ConnectionRequest | object) -> Listing:
+        """Connect by hand; `body` is the validated request (the HTTP route's) or its JSON data."""
         listing = self.one(connection_id, temu_sku_id)
         try:
-            request = ConnectionRequest.model_validate(body)
+            request = body if isinstance(body, ConnectionRequest) else ConnectionRequest.model_validate(body)
         except ValidationError as exc:
             fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
             raise BadRequest("invalid connection", fields) from None

@@ -102,6 +102,17 @@ class SettingsResponse(ConnectionSettings):
     warnings: list[SettingsWarning] = Field(default_factory=list)
 
 
+class SettingsRequest(ConnectionSettings):
+    """Body of PUT .../settings: every setting (an absent one takes its default), replaced at once."""
+
+    confirm_initial_push: bool = Field(False, description="required (true) when inventory_sync_enabled turns on: "
+                                                          "the next run overwrites Temu's quantities")
+    warnings: Any = Field(None, description="output only (ignored), so a settings answer can be sent back as it came")
+
+    def to_settings(self) -> ConnectionSettings:
+        return ConnectionSettings.model_validate(self.model_dump(exclude={"confirm_initial_push", "warnings"}))
+
+
 class ConnectionView(BaseModel):
     connection_id: str
     name: str

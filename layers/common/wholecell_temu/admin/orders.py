@@ -16,14 +16,13 @@ from wholecell_temu.domain.orders import OVERLAP_SECONDS, skip_reason
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.clients import ConnectionNotAuthorized
-from wholecell_temu.jobs.shipment_push import ShipmentMessage, send_to_queue
+from wholecell_temu.queues import ShipmentMessage, send_shipment
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
 from wholecell_temu.store.shipments import ShipmentRepository
+from wholecell_temu.store.states import ImportState, ShipmentState
 from wholecell_temu.temu.client import PARENT_ORDER_SN_LIST_MAX
+from wholecell_temu.temu.codes import MEANINGS
 from wholecell_temu.temu.models import Order
-
-TEMU_STATUS_NAMES = {1: "pending", 2: "awaiting shipment", 3: "cancelled", 4: "shipped", 41: "partially shipped",
-                     5: "delivered", 51: "partially delivered"}
 
 
 class OrderLineView(BaseModel):
@@ -69,10 +68,10 @@ class OrderView(BaseModel):
 
 def order_view(record: OrderRecord) -> OrderView:
     return OrderView(
-        parent_order_sn=record.parent_order_sn, imported=record.import_state == "imported",
+        parent_order_sn=record.parent_order_sn, imported=record.import_state == ImportState.IMPORTED,
         import_state=record.import_state,
-        not_imported_reason=record.skip_reason if record.import_state != "imported" else None,
-        temu_status=record.temu_status, temu_status_name=TEMU_STATUS_NAMES.get(record.temu_status or 0),
+        not_imported_reason=record.skip_reason if record.import_state != ImportState.IMPORTED else None,
+        temu_status=record.temu_status, temu_status_name=MEANINGS.get(record.temu_status or 0),
         wholecell_status=record.wholecell_status, wholecell_order_id=record.wholecell_order_id,
         lines=[OrderLineView(
             order_sn=line.order_sn, temu_sku_id=line.sku_id, temu_goods_id=line.goods_id, title=line.title,
@@ -103,8 +102,9 @@ def get_order(service: ConnectionService, orders: OrderRepository, connection_id
     if why.on_temu is False:
         raise NotFound(why.reason)
     return OrderView(
-        parent_order_sn=parent_order_sn, imported=False, import_state="not_seen", not_imported_reason=why.reason,
-        temu_status=why.temu_status, temu_status_name=TEMU_STATUS_NAMES.get(why.temu_status or 0),
+        parent_order_sn=parent_order_sn, imported=False, import_state=ImportState.NOT_SEEN,
+        not_imported_reason=why.reason,
+        temu_status=why.temu_status, temu_status_name=MEANINGS.get(why.temu_status or 0),
         wholecell_status=None, wholecell_order_id=None, lines=[], unknown_sku=False, address_state=None,
         address_reason=None, shipment_state=None, shipment_error=None, updated_at=None,
         on_temu=why.on_temu, next_import_due_at=why.next_import_due_at)
@@ -230,14 +230,14 @@ def resend_shipments(service: ConnectionService, orders: OrderRepository, shipme
     """Queue a fresh confirmation attempt for the order's shipments (failed ones are reopened)."""
     service.require(connection_id)
     record = orders.get(connection_id, parent_order_sn)
-    if record is None or record.import_state != "imported" or record.wholecell_order_id is None:
+    if record is None or record.import_state != ImportState.IMPORTED or record.wholecell_order_id is None:
         raise NotFound(f"order {parent_order_sn} was not imported into WholeCell by this connection")
     reopened = 0
     for key, shipment in shipments.for_order(connection_id, record.wholecell_order_id).items():
-        if shipment.state == "failed":
+        if shipment.state == ShipmentState.FAILED:
             shipments.reopen(connection_id, key)
             reopened += 1
-    send_to_queue(service.services, ShipmentMessage(connection_id=connection_id,
+    send_shipment(service.services, ShipmentMessage(connection_id=connection_id,
                                                     sales_order_id=record.wholecell_order_id, source="resend"))
     return ResendQueued(parent_order_sn=parent_order_sn, wholecell_order_id=record.wholecell_order_id,
                         reopened=reopened)

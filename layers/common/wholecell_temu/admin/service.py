@@ -18,6 +18,7 @@ from wholecell_temu.admin.models import (
     DeletedConnection,
     JobHealth,
     RunView,
+    SettingsRequest,
     SettingsResponse,
     SettingsWarning,
     TemuShop,
@@ -34,8 +35,9 @@ from wholecell_temu.domain.settings import JOBS, ConnectionSettings, closest_tit
 from wholecell_temu.domain.shipstation import shipstation_problems
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
-from wholecell_temu.jobs.framework import Services, enqueue
+from wholecell_temu.queues import enqueue
 from wholecell_temu.secrets import ConnectionSecrets, webhook_secret
+from wholecell_temu.services import Services
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.temu import TemuClient
 from wholecell_temu.wholecell import SalesOrderStatus, WholeCellClient
@@ -53,11 +55,12 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
     return fields
 
 
-def parse_settings(body: Any) -> ConnectionSettings:
+def parse_settings(body: Any) -> SettingsRequest:
+    """A settings body given as JSON data (the HTTP route's arrives validated by the Event Handler)."""
     if not isinstance(body, dict):
         raise BadRequest("settings must be a JSON object")
     try:
-        return ConnectionSettings.model_validate(body)
+        return SettingsRequest.model_validate(body)
     except ValidationError as exc:
         raise BadRequest("invalid settings", _field_errors(exc)) from None
 
@@ -209,15 +212,12 @@ class ConnectionService:
         )
 
     # ------------------------------------------------------------------ settings
-    def replace_settings(self, connection_id: str, body: Any) -> SettingsResponse:
+    def replace_settings(self, connection_id: str, body: SettingsRequest | dict[str, Any]) -> SettingsResponse:
         connection = self.require(connection_id)
-        if not isinstance(body, dict):
-            raise BadRequest("settings must be a JSON object")
-        body = dict(body)
-        body.pop("warnings", None)  # output only: a response sent back as it came is accepted
-        confirmed = body.pop("confirm_initial_push", False) is True
-        settings = parse_settings(body)
-        if settings.inventory_sync_enabled and not connection.settings.inventory_sync_enabled and not confirmed:
+        request = body if isinstance(body, SettingsRequest) else parse_settings(body)
+        settings = request.to_settings()  # `warnings` is output only: a response sent back as it came is accepted
+        if (settings.inventory_sync_enabled and not connection.settings.inventory_sync_enabled
+                and not request.confirm_initial_push):
             raise BadRequest(
                 "turning inventory sync on overwrites Temu quantities at the next run; "
                 "send confirm_initial_push: true (a dry run shows beforehand what would be pushed)",

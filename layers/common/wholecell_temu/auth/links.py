@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from wholecell_temu.auth.state import STATE_TTL_SECONDS, issue_state
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.secrets import state_signing_key
+from wholecell_temu.services import Services
 
 
 @dataclass(frozen=True)

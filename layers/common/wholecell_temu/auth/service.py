@@ -17,9 +17,9 @@ from wholecell_temu.domain.connection import Connection, missing_scopes
 from wholecell_temu.domain.credentials import TemuToken
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.observability import logger
 from wholecell_temu.secrets import ConnectionSecrets, state_signing_key, temu_app_credentials
+from wholecell_temu.services import Services
 from wholecell_temu.store.authorizations import UNBOUND_DAYS, AuthorizationRepository, UnboundAuthorization
 from wholecell_temu.store.connections import Authorization, ConflictError
 from wholecell_temu.temu.models import TokenInfo

@@ -12,23 +12,15 @@ from pydantic import BaseModel, ConfigDict
 
 from wholecell_temu.domain.listings import ListingConnection, SkuLink
 from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.temu.codes import LIFECYCLE, PENDING, WAITING_FOR_SELLER
 from wholecell_temu.temu.models import Amount as TemuAmount
 from wholecell_temu.temu.models import OrderItem
 from wholecell_temu.temu.models import ShippingAddress as TemuAddress
 from wholecell_temu.wholecell.adapter import OrderItem as WholeCellItem
 from wholecell_temu.wholecell.adapter import ShippingAddress
 
-# Temu parent order statuses (reference §5.1)
-PENDING, UN_SHIPPING, CANCELED, SHIPPED, PARTIALLY_SHIPPED, DELIVERED, PARTIALLY_DELIVERED = 1, 2, 3, 4, 41, 5, 51
-WAITING_FOR_SELLER = (PENDING, UN_SHIPPING)
-ADDRESS_RELEASED = (UN_SHIPPING, PARTIALLY_SHIPPED)  # an address can be read and is still needed
-CLOSED = (CANCELED, SHIPPED, DELIVERED, PARTIALLY_DELIVERED)  # too late to fill an address
 ADDRESS_CHANGED = "CONFIRMED_CHANGED_ADDRESS"
 OVERLAP_SECONDS = 600  # the import re-reads this much before its watermark: Temu's update times can land late
-# A parent order only moves forward: pending, awaiting shipment, (partially) shipped, (partially)
-# delivered; cancelled ends it. A view showing an earlier stage than the record is an older view.
-LIFECYCLE = {PENDING: 0, UN_SHIPPING: 1, PARTIALLY_SHIPPED: 2, SHIPPED: 3, PARTIALLY_DELIVERED: 4, DELIVERED: 5,
-             CANCELED: 6}
 
 
 def behind(view_status: int, recorded_status: int | None) -> bool:

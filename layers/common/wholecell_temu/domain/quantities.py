@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.settings import QUANTITY_MAX, ConnectionSettings
+from wholecell_temu.temu.codes import STOCK_RELEASED
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +309,8 @@ class TemuOverwrite(BaseModel):
     repushed: int | None = None  # what the sync then pushed and Temu accepted (None: not pushed back)
 
 
-# Temu order statuses whose mapped WholeCell status should not hold stock back.
-TEMU_CLOSED_STATUSES = {"3": "cancelled", "4": "shipped", "5": "delivered"}
+# Temu order statuses whose mapped WholeCell status should not hold stock back: {"3": "cancelled", ...}
+TEMU_CLOSED_STATUSES = {str(status.value): status.meaning for status in STOCK_RELEASED}
 # WholeCell status titles that read closed, for an account whose statuses carry no `open` flag
 CLOSED_TITLES = frozenset({"shipped", "canceled", "cancelled", "returned", "delivered", "completed", "closed",
                            "refunded"})

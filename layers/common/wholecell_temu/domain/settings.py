@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-TEMU_ORDER_STATUS_CODES = ("1", "2", "3", "4", "41", "5", "51")
+from wholecell_temu.temu.codes import STATUS_CODES as TEMU_ORDER_STATUS_CODES
+
 JOBS = ("listing_import", "quantity_sync", "order_import", "address_backfill", "shipment_reconcile")
 QUANTITY_MAX = 1_000_000  # Temu's stock range (bg.local.goods.stock.edit, 150013002)
 

@@ -8,16 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from wholecell_temu.temu.codes import TO_SHIP
 from wholecell_temu.temu.models import Carrier, OrderItem, ShipmentLine, ShipmentPackage, SubPackage
 
-# Temu item statuses (reference §5.1) that still wait for a shipment
-TO_SHIP = (2, 41)
 SEND_ONE_PACKAGE, SEND_SPLIT = 0, 1
-
-# Confirm outcomes by Temu error code (reference §4.5)
-ALREADY_DONE = frozenset({120012004, 120014003, 120014004})  # verify with bg.logistics.shipment.v2.get
-PENDING_BUYER_REQUEST = {120012023: "a buyer address change is pending", 120012030: "a cancellation is pending",
-                         120017007: "a cancellation is in review", 120012031: "a risk alert is pending"}
 
 _TRACKING_JUNK = re.compile(r"[\s\-%#]")
 

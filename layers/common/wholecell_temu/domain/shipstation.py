@@ -22,16 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from wholecell_temu.domain.orders import CLOSED, PARTIALLY_SHIPPED, PENDING, UN_SHIPPING
 from wholecell_temu.domain.settings import ConnectionSettings, closest_title
+from wholecell_temu.temu.codes import CLOSED, MEANINGS, PARTIALLY_SHIPPED, PENDING, UN_SHIPPING
 from wholecell_temu.wholecell.adapter import SalesOrderStatus
 
 Severity = Literal["error", "warning"]
 ProblemKind = Literal["channel_missing", "channel_case", "awaiting_unmapped", "not_synced", "unknown_status",
                       "pending_synced", "closed_synced"]
 
-MEANING = {PENDING: "pending", UN_SHIPPING: "awaiting shipment", PARTIALLY_SHIPPED: "partially shipped",
-           3: "cancelled", 4: "shipped", 5: "delivered", 51: "partially delivered"}
 STATUS_SETTINGS = "WholeCell Settings → Sales Orders → Statuses"
 # the statuses an order waiting to be shipped is in, and what a non-synced one is
 TO_SHIP: tuple[tuple[int, Severity], ...] = ((UN_SHIPPING, "error"), (PARTIALLY_SHIPPED, "warning"))
@@ -99,14 +97,14 @@ def shipstation_problems(settings: ConnectionSettings, statuses: Iterable[SalesO
             hint = closest_title(title, synced_by_title)
             problems.append(ShipStationProblem(
                 "order_status_map", severity, "unknown_status",
-                f"Temu status {code} ({MEANING[code]}) maps to {title!r}, which is not a sales-order status "
+                f"Temu status {code} ({MEANINGS[code]}) maps to {title!r}, which is not a sales-order status "
                 "in WholeCell",
                 f"map '{code}' to an existing status that syncs to ShipStation {_synced_hint(synced)}"
                 + (f"; closest existing: {hint!r}" if hint else "")))
         elif not synced_by_title[title]:
             problems.append(ShipStationProblem(
                 "order_status_map", severity, "not_synced",
-                f"Temu status {code} ({MEANING[code]}) maps to {title!r}, which does not sync to ShipStation, "
+                f"Temu status {code} ({MEANINGS[code]}) maps to {title!r}, which does not sync to ShipStation, "
                 "so those orders are not exported",
                 (f"map '{code}' to a status that syncs ({_titles(synced)}) or " if synced else "")
                 + f"turn on 'Sync to Shipstation' for {title!r} ({STATUS_SETTINGS})"))
@@ -126,8 +124,8 @@ def shipstation_problems(settings: ConnectionSettings, statuses: Iterable[SalesO
         if title is not None and synced_by_title.get(title):
             problems.append(ShipStationProblem(
                 "order_status_map", "error", "closed_synced",
-                f"Temu status {code} ({MEANING[code]}) maps to {title!r}, which syncs to ShipStation: a "
-                f"{MEANING[code]} order would be exported and could be shipped",
+                f"Temu status {code} ({MEANINGS[code]}) maps to {title!r}, which syncs to ShipStation: a "
+                f"{MEANINGS[code]} order would be exported and could be shipped",
                 f"map '{code}' to a status that does not sync to ShipStation ({_titles(closed_fits)})"))
     return problems
 

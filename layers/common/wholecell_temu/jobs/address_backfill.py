@@ -12,12 +12,13 @@ Buyer data never reaches logs, traces or the run log.
 
 from __future__ import annotations
 
-from wholecell_temu.domain.orders import ADDRESS_RELEASED, CLOSED
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.order_import import read_address
 from wholecell_temu.observability import logger
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
+from wholecell_temu.store.states import AddressState, ImportState
+from wholecell_temu.temu.codes import ADDRESS_RELEASED, CLOSED
 from wholecell_temu.wholecell import SalesOrderPatch
 
 STATUS_CHUNK = 20  # parentOrderSnList holds at most 20 orders per list call
@@ -41,7 +42,7 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
     connection_id = context.connection.connection_id
     records = [record for sn in orders.iter_awaiting_address(connection_id)
                if (record := orders.get(connection_id, sn)) is not None
-               and record.import_state == "imported" and record.address_state == "awaiting"]
+               and record.import_state == ImportState.IMPORTED and record.address_state == AddressState.AWAITING]
     if records:
         context.count("awaiting", len(records))
     # re-check what the import last saw pending: it may not have seen the change yet
@@ -60,7 +61,7 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
         sn = record.parent_order_sn
         status = statuses.get(sn, record.temu_status or 0)
         if status in CLOSED:
-            orders.set_address_state(connection_id, sn, "unavailable",
+            orders.set_address_state(connection_id, sn, AddressState.UNAVAILABLE,
                                      f"Temu status {status} before an address was released", status)
             context.count("given_up")
             continue
@@ -79,7 +80,8 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
             failures += 1
             context.count("failed")
             logger.warning("address not filled", extra={"parent_order_sn": sn, "error": str(exc)})
-            orders.set_address_state(connection_id, sn, "awaiting", f"last attempt failed: {exc}"[:300])
+            orders.set_address_state(connection_id, sn, AddressState.AWAITING,
+                                     f"last attempt failed: {exc}"[:300])
     logger.info("address backfill done", extra={"counts": context.counts})
     if failures and not context.counts.get("filled"):
         raise ExternalApiError(f"no address could be filled ({failures} failures)", error_class=ErrorClass.RETRYABLE,
@@ -98,10 +100,10 @@ def fill(context: JobContext, orders: OrderRepository, record: OrderRecord, stat
         status = context.temu.order_detail(sn).parent_order_map.parent_order_status
         if status not in CLOSED:
             raise
-        orders.set_address_state(connection_id, sn, "unavailable",
+        orders.set_address_state(connection_id, sn, AddressState.UNAVAILABLE,
                                  f"Temu status {status} before the address was read", status)
         context.count("given_up")
         return
     context.wholecell.update_sales_order(record.wholecell_order_id or 0, SalesOrderPatch(shipping_address=address))
-    orders.set_address_state(connection_id, sn, "filled", None, status)
+    orders.set_address_state(connection_id, sn, AddressState.FILLED, None, status)
     context.count("filled")

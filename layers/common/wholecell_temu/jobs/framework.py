@@ -18,38 +18,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from wholecell_temu.config import Settings, get_settings
+from wholecell_temu.config import Settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.net import Clock
 from wholecell_temu.observability import logger, metrics, tracer
+from wholecell_temu.queues import JobMessage, enqueue, sqs_client
 from wholecell_temu.secrets import SecretStore
-from wholecell_temu.store.connections import ConnectionRepository
+from wholecell_temu.services import Services
 from wholecell_temu.store.runs import Outcome, Run, RunLog
-from wholecell_temu.store.tables import bind_tables
 from wholecell_temu.temu import TemuClient
 from wholecell_temu.wholecell import WholeCellClient
 
 Counts = dict[str, int]
-
-
-class JobMessage(BaseModel):
-    """Body of a job queue message: run one job for one connection."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    connection_id: str
-    job: str
-    trigger: str = "schedule"
-    queued_key: str | None = None  # set when a run record was created at enqueue time
-    target: str | None = Field(None, max_length=100)  # one item to work on (e.g. a parent order to re-import)
 
 
 CONTINUATION = "continuation"  # trigger of a follow-up run a job asked for
@@ -111,47 +98,9 @@ class JobContext:
 JobFn = Callable[[JobContext], None]
 
 
-@dataclass
-class Services:
-    """Process-wide collaborators, built once per cold start."""
-
-    settings: Settings
-    connections: ConnectionRepository
-    runs: RunLog
-    secrets: SecretStore
-    clock: Clock = field(default_factory=Clock)
-
-    @classmethod
-    def from_env(cls, clock: Clock | None = None) -> Services:
-        settings = get_settings()
-        bind_tables(settings)
-        clock = clock or Clock()
-        return cls(settings, ConnectionRepository(clock), RunLog(settings.run_log_retention_days, clock),
-                   SecretStore(settings.secret_prefix), clock)
-
-    @classmethod
-    def cached(cls) -> Services:
-        """The process's services, built on first use (not at import, so tests can set env first)."""
-        if "services" not in _SERVICES:
-            _SERVICES["services"] = cls.from_env()
-        return _SERVICES["services"]
-
-
-_SERVICES: dict[str, Services] = {}
-
-
-def enqueue(services: Services, job: str, connection_id: str, *, trigger: str, queued_key: str | None,
-            sqs: Any = None, target: str | None = None) -> None:
-    message = JobMessage(connection_id=connection_id, job=job, trigger=trigger, queued_key=queued_key,
-                         target=target)
-    (sqs or boto3.client("sqs")).send_message(
-        QueueUrl=services.settings.queue_url(job), MessageBody=message.model_dump_json(exclude_none=True)
-    )
-
-
 def fan_out(services: Services, job: str, sqs: Any = None) -> int:
     """One message per active connection with the job enabled; returns how many."""
-    sqs = sqs or boto3.client("sqs")
+    sqs = sqs or sqs_client()
     batch: list[dict[str, str]] = []
     sent = 0
 

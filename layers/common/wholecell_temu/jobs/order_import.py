@@ -38,8 +38,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from wholecell_temu.domain.listings import ListingConnection
 from wholecell_temu.domain.orders import (
     ADDRESS_CHANGED,
-    ADDRESS_RELEASED,
-    CLOSED,
     OVERLAP_SECONDS,
     LineRecord,
     behind,
@@ -54,6 +52,7 @@ from wholecell_temu.domain.orders import (
 )
 from wholecell_temu.domain.quantities import CountingRules, MirrorOrder, MirrorOrderItem, StockBook
 from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.domain.watermarks import advanced_watermark
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.shipstation_setup import check_shipstation_setup
@@ -61,7 +60,9 @@ from wholecell_temu.observability import logger, metrics
 from wholecell_temu.store.inventory import InventoryMirror, Mirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.orders import ClaimHeld, OrderRecord, OrderRepository
+from wholecell_temu.store.states import AddressState, ImportState
 from wholecell_temu.temu.client import PARENT_ORDER_SN_LIST_MAX
+from wholecell_temu.temu.codes import ADDRESS_RELEASED, CLOSED
 from wholecell_temu.temu.models import Order, OrderItem
 from wholecell_temu.wholecell import (
     Customer,
@@ -106,7 +107,7 @@ class FollowUp:
 
     patch: SalesOrderPatch
     lines: list[LineRecord]
-    address_state: str | None
+    address_state: AddressState | None
     address_reason: str | None
 
 
@@ -228,9 +229,9 @@ class OrderImporter:
         self.handled.add(sn)
         try:
             record = self.orders.get(self.connection_id, sn)
-            if record is not None and record.import_state == "imported":
+            if record is not None and record.import_state == ImportState.IMPORTED:
                 self.follow_up(order, record)
-            elif record is not None and record.import_state == "excluded" and not self.explicit:
+            elif record is not None and record.import_state == ImportState.EXCLUDED and not self.explicit:
                 self.context.count("excluded")
             else:
                 skip = skip_reason(parent.parent_order_status, self.settings, self.first_run)
@@ -261,12 +262,14 @@ class OrderImporter:
         try:
             status = mapped_status(parent.parent_order_status, self.settings) or ""
             lines = self.resolve(order, self.prices(order))
-            address_state, address_reason = "awaiting", None
+            address_state: AddressState = AddressState.AWAITING
+            address_reason: str | None = None
             address = None
             if parent.parent_order_status in ADDRESS_RELEASED:
-                address, address_state = self.address(order), "filled"
+                address, address_state = self.address(order), AddressState.FILLED
             elif parent.parent_order_status in CLOSED:
-                address_state, address_reason = "unavailable", f"imported in Temu status {parent.parent_order_status}"
+                address_state = AddressState.UNAVAILABLE
+                address_reason = f"imported in Temu status {parent.parent_order_status}"
             existing = None
             if previous is not None and previous.claimed_at is not None:  # a crash may have created it already
                 existing = self.find(sn, previous.claimed_at)
@@ -283,7 +286,7 @@ class OrderImporter:
             self.orders.expire_claim(self.connection_id, sn, owner)  # the next run takes over, looking it up first
             raise
         record = OrderRecord(
-            connection_id=self.connection_id, parent_order_sn=sn, import_state="imported",
+            connection_id=self.connection_id, parent_order_sn=sn, import_state=ImportState.IMPORTED,
             wholecell_order_id=created.id, temu_status=parent.parent_order_status, temu_update_time=parent.update_time,
             wholecell_status=status, lines=lines, address_state=address_state, address_reason=address_reason,
             region_id=parent.region_id)
@@ -390,11 +393,12 @@ class OrderImporter:
         if lines_changed(record.lines, lines):
             patch.order_items = wholecell_items(lines)
         address_state, address_reason = record.address_state, record.address_reason
-        if ADDRESS_CHANGED in parent.fulfillment_warning and record.address_state == "filled" \
+        if ADDRESS_CHANGED in parent.fulfillment_warning and record.address_state == AddressState.FILLED \
                 and parent.update_time is not None and parent.update_time != record.temu_update_time:
-            address_state = "awaiting"  # the backfill pulls the changed address again
-        if address_state == "awaiting" and status_code in CLOSED:
-            address_state, address_reason = "unavailable", f"Temu status {status_code} before an address was read"
+            address_state = AddressState.AWAITING  # the backfill pulls the changed address again
+        if address_state == AddressState.AWAITING and status_code in CLOSED:
+            address_state = AddressState.UNAVAILABLE
+            address_reason = f"Temu status {status_code} before an address was read"
         plan = FollowUp(patch, lines, address_state, address_reason)
         if patch.model_fields_set or status_code != record.temu_status or address_state != record.address_state \
                 or (parent.update_time is not None and parent.update_time != record.temu_update_time):
@@ -417,7 +421,7 @@ class OrderImporter:
                                            for line, old in zip(lines, record.lines, strict=False)):
             self.context.count("cancellations")
         address_changed = plan.address_state != record.address_state
-        if address_changed and plan.address_state == "awaiting":
+        if address_changed and plan.address_state == AddressState.AWAITING:
             self.context.count("address_changes")
         self.orders.update_imported(record.model_copy(update={
             "wholecell_status": patch.status or record.wholecell_status, "lines": lines,
@@ -446,7 +450,7 @@ class OrderImporter:
             record = self.orders.get(self.connection_id, sn)
             if record is None:
                 continue
-            if record.import_state == "skipped":
+            if record.import_state == ImportState.SKIPPED:
                 if skip_reason(record.temu_status or 0, self.settings, False) is not None:
                     continue
             elif not any(self.listings_by_sku.get(line.sku_id or 0) is not None
@@ -496,15 +500,14 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     failed = [o for o in outcomes if o.failed]
     # only the poll moves the watermark: a revisit reads its order later than the poll read the
     # window, and its work list (not the watermark) brings a failed one back next run
-    held = [o for o in polled if o.failed or o.unfinished]
-    newest = max((o.update_time for o in polled if o not in held), default=watermark or 0)
-    if held:
-        newest = min(newest, min(o.update_time for o in held) - 1)  # see them again next run
+    held = [o for o in polled if o.failed or o.unfinished]  # held back before: seen again next run
+    newest = advanced_watermark(watermark, max((o.update_time for o in polled if o not in held), default=None),
+                                min((o.update_time for o in held), default=None), lambda seconds: seconds - 1)
     if not settings.order_import_enabled:
         # a run by hand while the switch is off imports nothing: it records why, and leaves the
         # watermark (and so the first import's window) to the first run that imports
         context.count("watermark_kept_while_off")
-    elif newest and (watermark is None or newest > watermark):
+    elif newest:
         orders.advance_watermark(connection_id, newest)
     elif watermark is None:
         orders.advance_watermark(connection_id, start)  # first run with nothing found: later runs are not first

@@ -16,28 +16,22 @@ for, claims each (order, tracking number) not yet confirmed, and sends one
 
 from __future__ import annotations
 
-import json
-import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
-from wholecell_temu.domain.orders import CANCELED, PENDING
 from wholecell_temu.domain.shipments import (
-    ALREADY_DONE,
-    PENDING_BUYER_REQUEST,
-    TO_SHIP,
     Box,
     PermanentShipmentError,
     confirmation_seconds,
@@ -48,28 +42,37 @@ from wholecell_temu.domain.shipments import (
 )
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import clients
-from wholecell_temu.jobs.framework import Services
 from wholecell_temu.observability import METRICS_NAMESPACE, logger, metrics
+from wholecell_temu.queues import ShipmentMessage, dead_letter, parse_shipment
+from wholecell_temu.services import Services
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
 from wholecell_temu.store.shipments import ShipmentClaimHeld, ShipmentRepository
+from wholecell_temu.store.states import ImportState, ShipmentState
 from wholecell_temu.temu import TemuClient
+from wholecell_temu.temu.codes import ALREADY_DONE, CANCELED, PENDING, PENDING_BUYER_REQUEST, SHIPPED_STATUSES, TO_SHIP
 from wholecell_temu.temu.errors import TemuApiError
 from wholecell_temu.temu.models import Carrier, Order
 from wholecell_temu.wholecell import SalesOrder, Shipment
 
-SHIPPED_STATUSES = (4, 41, 5, 51)
 CACHE_SECONDS = 6 * 3600  # carriers and warehouses change rarely (reference: cache a few hours)
 
 
-class ShipmentMessage(BaseModel):
-    """Body of a shipment-queue message."""
+class ShipmentOutcome(StrEnum):
+    """How a shipment message ended when it ended well. The value is what the idempotency
+    record keeps (unchanged); `label` is the metric dimension."""
 
-    model_config = ConfigDict(extra="forbid")
+    CONFIRMED = "confirmed"
+    VERIFIED = "verified"  # Temu already held the tracking numbers (an earlier attempt went through)
+    ALREADY_CONFIRMED = "already confirmed"
+    FAILED_BEFORE = "failed before; resend to try again"
+    UNKNOWN_CONNECTION = "unknown connection"
+    NOT_A_TEMU_ORDER = "not a Temu order"
+    NO_TRACKING_NUMBER = "no tracking number"
 
-    connection_id: str = Field(min_length=1, max_length=64)
-    sales_order_id: int = Field(gt=0)
-    source: Literal["webhook", "reconcile", "resend"]
-    event_id: str | None = Field(None, max_length=200)
+    @property
+    def label(self) -> str:
+        """The `outcome` dimension of the ShipmentMessages metric: `failed_before`, `not_a_temu_order`, ..."""
+        return self.name.lower()
 
 
 class RetryLater(Exception):
@@ -93,11 +96,6 @@ def _cached(key: tuple[str, ...], load: Any) -> Any:
     return hit.value
 
 
-def send_to_queue(services: Services, message: ShipmentMessage, sqs: Any = None) -> None:
-    (sqs or boto3.client("sqs")).send_message(QueueUrl=services.settings.shipment_queue_url,
-                                              MessageBody=message.model_dump_json(exclude_none=True))
-
-
 class ShipmentConfirmer:
     def __init__(self, services: Services, orders: OrderRepository | None = None,
                  shipments: ShipmentRepository | None = None) -> None:
@@ -105,38 +103,38 @@ class ShipmentConfirmer:
         self.orders = orders or OrderRepository(services.clock)
         self.shipments = shipments or ShipmentRepository(services.clock)
 
-    def process(self, message: ShipmentMessage) -> str:
-        """The outcome label; raises RetryLater (or a retryable API error) to be delivered again."""
+    def process(self, message: ShipmentMessage) -> ShipmentOutcome:
+        """The outcome; raises RetryLater (or a retryable API error) to be delivered again."""
         connection = self.services.connections.get(message.connection_id)
         if connection is None or connection.status is ConnectionStatus.DELETED:
-            return "unknown connection"
+            return ShipmentOutcome.UNKNOWN_CONNECTION
         logger.append_keys(connection_id=connection.connection_id, sales_order_id=message.sales_order_id)
         if connection.status is not ConnectionStatus.ACTIVE:
             raise RetryLater(f"connection is {connection.status.value}")
         wholecell = clients.wholecell_client(self.services.settings, self.services.secrets, connection)
         order = wholecell.get_sales_order(message.sales_order_id)  # the truth, not the payload
         if order.channel != connection.settings.sales_channel or not order.external_reference:
-            return "not a Temu order"
+            return ShipmentOutcome.NOT_A_TEMU_ORDER
         record = self.orders.get(connection.connection_id, order.external_reference)
-        if record is None or record.import_state != "imported" or record.wholecell_order_id != order.id:
+        if record is None or record.import_state != ImportState.IMPORTED or record.wholecell_order_id != order.id:
             raise RetryLater(f"Temu order {order.external_reference} is not recorded as imported yet")
         boxes = {normalize_tracking(s.tracking_number or ""): s for s in order.shipments
                  if normalize_tracking(s.tracking_number or "")}
         if not boxes:
-            return "no tracking number"
+            return ShipmentOutcome.NO_TRACKING_NUMBER
         known = self.shipments.for_order(connection.connection_id, order.id)
         pending = {number: s for number, s in boxes.items()
                    if (known.get(shipment_key(order.id, number)) is None
-                       or known[shipment_key(order.id, number)].state != "confirmed")}
+                       or known[shipment_key(order.id, number)].state != ShipmentState.CONFIRMED)}
         if not pending:
-            return "already confirmed"
-        failed = [n for n in pending if (r := known.get(shipment_key(order.id, n))) and r.state == "failed"]
+            return ShipmentOutcome.ALREADY_CONFIRMED
+        failed = [n for n in pending if (r := known.get(shipment_key(order.id, n))) and r.state == ShipmentState.FAILED]
         if failed and message.source != "resend":
-            return "failed before; resend to try again"
+            return ShipmentOutcome.FAILED_BEFORE
         return self._confirm(connection, order, record, pending)
 
     def _confirm(self, connection: Connection, order: SalesOrder, record: OrderRecord,
-                 pending: dict[str, Shipment]) -> str:
+                 pending: dict[str, Shipment]) -> ShipmentOutcome:
         owner = uuid.uuid4().hex
         cid, sn = connection.connection_id, record.parent_order_sn
         claimed: list[str] = []
@@ -148,7 +146,7 @@ class ShipmentConfirmer:
                     parent_order_sn=sn,
                     wholecell_order_id=order.id, tracking_number=number, carrier=shipment.carrier)
                 claimed.append(shipment_key(order.id, number))
-                earlier_attempt |= previous is not None and previous.state == "pending"
+                earlier_attempt |= previous is not None and previous.state == ShipmentState.PENDING
         except ShipmentClaimHeld:
             self._release(cid, claimed, owner, "another delivery is confirming it")
             raise RetryLater("another delivery holds the claim") from None
@@ -156,8 +154,8 @@ class ShipmentConfirmer:
             outcome = self._send(connection, record, pending, earlier_attempt)
         except PermanentShipmentError as exc:
             for key in claimed:
-                self.shipments.finish(cid, key, owner, "failed", error=str(exc))
-            self.orders.set_shipment_state(cid, sn, "failed", str(exc))
+                self.shipments.finish(cid, key, owner, ShipmentState.FAILED, error=str(exc))
+            self.orders.set_shipment_state(cid, sn, ShipmentState.FAILED, str(exc))
             metrics.add_metric(name="ShipmentConfirmFailed", unit=MetricUnit.Count, value=1)
             logger.error("shipment confirmation failed permanently", extra={"parent_order_sn": sn, "reason": str(exc)})
             raise
@@ -165,8 +163,9 @@ class ShipmentConfirmer:
             self._release(cid, claimed, owner, f"{type(exc).__name__}: {exc}")
             raise
         for key in claimed:
-            self.shipments.finish(cid, key, owner, "confirmed", verified=outcome == "verified")
-        self.orders.set_shipment_state(cid, sn, "confirmed", None)
+            self.shipments.finish(cid, key, owner, ShipmentState.CONFIRMED,
+                                  verified=outcome is ShipmentOutcome.VERIFIED)
+        self.orders.set_shipment_state(cid, sn, ShipmentState.CONFIRMED, None)
         metrics.add_metric(name="ShipmentConfirmed", unit=MetricUnit.Count, value=len(claimed))
         logger.info("shipment confirmed on Temu", extra={"parent_order_sn": sn, "outcome": outcome,
                                                           "packages": len(claimed)})
@@ -174,10 +173,10 @@ class ShipmentConfirmer:
 
     def _release(self, cid: str, keys: list[str], owner: str, error: str) -> None:
         for key in keys:
-            self.shipments.finish(cid, key, owner, "pending", error=error)
+            self.shipments.finish(cid, key, owner, ShipmentState.PENDING, error=error)
 
     def _send(self, connection: Connection, record: OrderRecord, pending: dict[str, Shipment],
-              earlier_attempt: bool) -> str:
+              earlier_attempt: bool) -> ShipmentOutcome:
         settings = connection.settings
         temu = clients.temu_client(self.services.settings, self.services.secrets, connection)
         sn = record.parent_order_sn
@@ -189,10 +188,10 @@ class ShipmentConfirmer:
         if status == PENDING:  # Temu accepts shipments from awaiting shipment (2) on; it gets there soon
             raise RetryLater("the Temu order is still pending; it can be shipped once awaiting shipment")
         if earlier_attempt and self._on_temu(temu, detail, numbers):
-            return "verified"  # an earlier attempt went through before its outcome was recorded
+            return ShipmentOutcome.VERIFIED  # an earlier attempt went through before its outcome was recorded
         if not any(item.order_status in TO_SHIP for item in detail.order_list):
             if self._on_temu(temu, detail, numbers):
-                return "verified"
+                return ShipmentOutcome.VERIFIED
             raise PermanentShipmentError("Temu shows the order shipped with other tracking numbers")
         region = detail.parent_order_map.region_id or record.region_id or 0
         carriers: list[Carrier] = _cached(("carriers", connection.connection_id, str(region)),
@@ -202,7 +201,7 @@ class ShipmentConfirmer:
         warehouse_id = settings.temu_warehouse_id or _cached(
             ("warehouse", connection.connection_id), lambda: _default_warehouse(temu))
         sku_of_line = {line.order_sn: line.sku for line in record.lines}
-        outcome = "confirmed"
+        outcome = ShipmentOutcome.CONFIRMED
         for send_type, packages in plan_packages(sn, detail.order_list, boxes, warehouse_id, sku_of_line):
             try:
                 temu.confirm_shipment(send_type, packages)
@@ -210,13 +209,14 @@ class ShipmentConfirmer:
                 outcome = self._after_error(exc, temu, detail, {p.tracking_number for p in packages})
         return outcome
 
-    def _after_error(self, exc: TemuApiError, temu: TemuClient, detail: Order, numbers: set[str]) -> str:
+    def _after_error(self, exc: TemuApiError, temu: TemuClient, detail: Order,
+                     numbers: set[str]) -> ShipmentOutcome:
         if exc.code in PENDING_BUYER_REQUEST:
             raise PermanentShipmentError(f"{PENDING_BUYER_REQUEST[int(exc.code)]} on Temu: {exc.message}") from None
         if exc.code in ALREADY_DONE or exc.error_class is ErrorClass.VERIFY_BEFORE_RETRY:
             detail = temu.order_detail(detail.parent_order_sn)  # after the confirm: items may be shipped now
             if self._on_temu(temu, detail, numbers):
-                return "verified"
+                return ShipmentOutcome.VERIFIED
             if exc.code in ALREADY_DONE:
                 raise PermanentShipmentError(f"{exc.message} (code {exc.code}), and Temu does not hold these "
                                              "tracking numbers for this order") from None
@@ -243,24 +243,6 @@ def _default_warehouse(temu: TemuClient) -> str:
     if warehouse is None:
         raise PermanentShipmentError("the shop has no default Temu warehouse; set temu_warehouse_id in the settings")
     return warehouse.warehouse_id
-
-
-def outcome_label(outcome: str) -> str:
-    """A metric dimension from an outcome: 'failed before; resend to try again' -> 'failed_before'."""
-    return re.sub(r"[^a-z]+", "_", outcome.split(";", maxsplit=1)[0].lower()).strip("_")
-
-
-def dead_letter(body: str, reason: str, dlq_url: str | None, sqs: Any = None) -> None:
-    """Move a message that cannot succeed to the dead-letter queue, with the reason."""
-    if not dlq_url:
-        raise RuntimeError(f"SHIPMENT_DLQ_URL is not set; cannot dead-letter: {reason}")
-    (sqs or boto3.client("sqs")).send_message(
-        QueueUrl=dlq_url, MessageBody=body,
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}})
-
-
-def parse_message(body: str) -> ShipmentMessage:
-    return ShipmentMessage.model_validate(json.loads(body))
 
 
 def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[dict[str, Any], Any], Any]:
@@ -290,7 +272,7 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
             metrics.add_metric(name="ShipmentDeferred", unit=MetricUnit.Count, value=1)
             raise RetryLater("not started: too little time left in this invocation")
         try:
-            message = parse_message(record.body)
+            message = parse_shipment(record.body)
         except (ValueError, ValidationError) as exc:
             dead_letter(record.body, f"poison message: {exc}"[:1000], settings.shipment_dlq_url)
             return
@@ -303,7 +285,8 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
             return
         with single_metric(name="ShipmentMessages", unit=MetricUnit.Count, value=1,
                            namespace=METRICS_NAMESPACE) as metric:
-            metric.add_dimension(name="outcome", value=outcome_label(result["outcome"]))
+            # a repeated webhook event answers with the stored result: the outcome's value as text
+            metric.add_dimension(name="outcome", value=ShipmentOutcome(result["outcome"]).label)
 
     def handle(event: dict[str, Any], context: Any) -> Any:
         invocation["context"] = context
@@ -315,5 +298,4 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
     return handle
 
 
-__all__ = ["RetryLater", "ShipmentConfirmer", "ShipmentMessage", "dead_letter", "make_shipment_handler",
-           "parse_message", "send_to_queue"]
+__all__ = ["RetryLater", "ShipmentConfirmer", "ShipmentOutcome", "make_shipment_handler"]

@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-
 from wholecell_temu.domain.shipments import normalize_tracking, shipment_key
+from wholecell_temu.domain.watermarks import advanced_watermark
 from wholecell_temu.jobs.framework import JobContext
-from wholecell_temu.jobs.shipment_push import ShipmentMessage
 from wholecell_temu.observability import logger
+from wholecell_temu.queues import ShipmentMessage, send_shipment, sqs_client
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.shipments import ShipmentRepository
+from wholecell_temu.store.states import ImportState, ShipmentState
 
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOK_BACK = timedelta(days=7)
@@ -34,7 +34,7 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
     since = (watermark - OVERLAP) if watermark else context.clock.now() - FIRST_LOOK_BACK
     newest = watermark
     held: datetime | None = None  # the oldest tracked order whose import is not recorded yet
-    queue = sqs or boto3.client("sqs")
+    queue = sqs or sqs_client()
     for order in context.wholecell.iter_sales_orders(updated_at_gt=since,
                                                      channel=context.connection.settings.sales_channel):
         context.count("orders_read")
@@ -43,22 +43,21 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
         if not numbers or not order.external_reference:
             continue
         record = orders.get(connection_id, order.external_reference)
-        if record is not None and record.import_state == "claimed":
+        if record is not None and record.import_state == ImportState.CLAIMED:
             held = min(held or order.updated_at, order.updated_at)
             context.count("import_not_recorded_yet")
             continue
-        if record is None or record.import_state != "imported" or record.wholecell_order_id != order.id:
+        if record is None or record.import_state != ImportState.IMPORTED or record.wholecell_order_id != order.id:
             continue
         known = shipments.for_order(connection_id, order.id)
-        missing = [n for n in numbers if (r := known.get(shipment_key(order.id, n))) is None or r.state == "pending"]
+        missing = [n for n in numbers
+                   if (r := known.get(shipment_key(order.id, n))) is None or r.state == ShipmentState.PENDING]
         if not missing:
             continue
         message = ShipmentMessage(connection_id=connection_id, sales_order_id=order.id, source="reconcile")
-        queue.send_message(QueueUrl=context.settings.shipment_queue_url,
-                           MessageBody=message.model_dump_json(exclude_none=True))
+        send_shipment(context, message, sqs=queue)
         context.count("queued")
-    if held is not None and newest is not None:
-        newest = min(newest, held - timedelta(microseconds=1))
-    if newest is not None and newest != watermark and (watermark is None or newest > watermark):
-        shipments.advance_watermark(connection_id, newest)
+    moved = advanced_watermark(watermark, newest, held, lambda moment: moment - timedelta(microseconds=1))
+    if moved is not None:
+        shipments.advance_watermark(connection_id, moved)
     logger.info("shipment reconcile done", extra={"counts": context.counts})

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.exceptions import PutError
 
 from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem, MirrorUnit
+from wholecell_temu.store._conditions import conditional_write
 from wholecell_temu.store.connections import ConflictError
 from wholecell_temu.store.tables import InventoryMirrorModel
 
@@ -128,12 +128,8 @@ class InventoryMirror:
                                     version=state.version + 1)
         condition = (InventoryMirrorModel.version.does_not_exist() if state.version == 0
                      else InventoryMirrorModel.version == state.version)
-        try:
+        with conditional_write(ConflictError("the inventory mirror was updated by another run")):
             item.save(condition=condition)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ConflictError("the inventory mirror was updated by another run") from None
-            raise
         return state.model_copy(update={"version": state.version + 1})
 
     def save_catalog(self, connection_id: str, skus: Iterable[str], read_at: datetime) -> None:

@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.orders import LineRecord
 from wholecell_temu.net import Clock
+from wholecell_temu.store._conditions import conditional_write
+from wholecell_temu.store.states import AddressState, ImportState, ShipmentState
 from wholecell_temu.store.tables import ORDER_STATE_KEY, OrderModel
 
 
@@ -22,7 +24,7 @@ class OrderRecord(BaseModel):
 
     connection_id: str
     parent_order_sn: str
-    import_state: str  # claimed | imported | skipped | excluded
+    import_state: ImportState
     skip_reason: str | None = None
     wholecell_order_id: int | None = None
     claim_owner: str | None = None
@@ -32,9 +34,9 @@ class OrderRecord(BaseModel):
     temu_update_time: int | None = None
     wholecell_status: str | None = None
     lines: list[LineRecord] = []
-    address_state: str | None = None
+    address_state: AddressState | None = None
     address_reason: str | None = None
-    shipment_state: str | None = None
+    shipment_state: ShipmentState | None = None
     shipment_error: str | None = None
     region_id: int | None = None
     created_at: datetime | None = None
@@ -48,15 +50,17 @@ class OrderRecord(BaseModel):
 def _record(item: OrderModel) -> OrderRecord:
     return OrderRecord(
         connection_id=item.connection_id, parent_order_sn=item.parent_order_sn,
-        import_state=item.import_state or "claimed", skip_reason=item.skip_reason,
+        import_state=ImportState(item.import_state or ImportState.CLAIMED), skip_reason=item.skip_reason,
         wholecell_order_id=int(item.wholecell_order_id) if item.wholecell_order_id else None,
         claim_owner=item.claim_owner, claim_until=item.claim_until, claimed_at=item.claimed_at,
         temu_status=None if item.temu_status is None else int(item.temu_status),
         temu_update_time=None if item.temu_update_time is None else int(item.temu_update_time),
         wholecell_status=item.wholecell_status,
         lines=[LineRecord.model_validate(line) for line in item.lines or []],
-        address_state=item.address_state, address_reason=item.address_reason,
-        shipment_state=item.shipment_state, shipment_error=item.shipment_error,
+        address_state=None if item.address_state is None else AddressState(item.address_state),
+        address_reason=item.address_reason,
+        shipment_state=None if item.shipment_state is None else ShipmentState(item.shipment_state),
+        shipment_error=item.shipment_error,
         region_id=None if item.region_id is None else int(item.region_id),
         created_at=item.created_at, updated_at=item.updated_at)
 
@@ -83,20 +87,16 @@ class OrderRepository:
         previous = self.get(connection_id, parent_order_sn)
         # the first claim's time stays: a takeover looks the order up since the earliest attempt
         first_claimed = previous.claimed_at if previous is not None and previous.claimed_at is not None else now
-        item = OrderModel(connection_id, parent_order_sn, import_state="claimed", claim_owner=owner,
+        item = OrderModel(connection_id, parent_order_sn, import_state=ImportState.CLAIMED, claim_owner=owner,
                           claim_until=self.clock.time() + seconds, claimed_at=first_claimed,
                           created_at=previous.created_at if previous and previous.created_at else now, updated_at=now)
         if previous is not None:  # keep what a skipped record knew
             item.temu_status, item.temu_update_time = previous.temu_status, previous.temu_update_time
         never_claimed = OrderModel.parent_order_sn.does_not_exist()
-        stale = ((OrderModel.import_state != "imported")
+        stale = ((OrderModel.import_state != ImportState.IMPORTED)
                  & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < self.clock.time())))
-        try:
+        with conditional_write(ClaimHeld(parent_order_sn)):
             item.save(condition=never_claimed | stale)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ClaimHeld(parent_order_sn) from None
-            raise
         return previous if previous is not None and previous.claimed_at is not None else None
 
     def record_import(self, record: OrderRecord, owner: str) -> OrderRecord:
@@ -105,28 +105,27 @@ class OrderRepository:
         model = OrderModel
         unknown = [line.order_sn for line in record.unknown_sku_lines]
         actions: list[Action] = [
-            model.import_state.set("imported"), model.wholecell_order_id.set(str(record.wholecell_order_id)),
+            model.import_state.set(ImportState.IMPORTED),
+            model.wholecell_order_id.set(str(record.wholecell_order_id)),
             model.wholecell_status.set(record.wholecell_status or ""), model.lines.set(_lines(record.lines)),
             model.temu_status.set(record.temu_status or 0), model.temu_update_time.set(record.temu_update_time or 0),
             model.region_id.set(record.region_id or 0), model.updated_at.set(now),
             model.claim_owner.remove(), model.claim_until.remove(), model.skip_reason.remove(),
-            model.address_state.set(record.address_state or "awaiting"),
+            model.address_state.set(record.address_state or AddressState.AWAITING),
             *_work_lists(record, unknown),
         ]
         model(record.connection_id, record.parent_order_sn).update(
             actions=actions, condition=model.claim_owner == owner)
-        return record.model_copy(update={"import_state": "imported", "claim_owner": None, "claim_until": None})
+        return record.model_copy(update={"import_state": ImportState.IMPORTED, "claim_owner": None,
+                                         "claim_until": None})
 
     def expire_claim(self, connection_id: str, parent_order_sn: str, owner: str) -> None:
         """Give up a claim after a failed create; `claimed_at` stays, so whoever claims next
         looks the order up in WholeCell before creating it."""
-        try:
+        with conditional_write():
             OrderModel(connection_id, parent_order_sn).update(
                 actions=[OrderModel.claim_until.set(0), OrderModel.updated_at.set(self.clock.now())],
                 condition=OrderModel.claim_owner == owner)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
 
     def record_skip(self, connection_id: str, parent_order_sn: str, reason: str, temu_status: int,
                     update_time: int | None, *, excluded: bool = False) -> None:
@@ -135,17 +134,15 @@ class OrderRepository:
         import) only by an explicit re-import."""
         now = self.clock.now()
         model = OrderModel(connection_id, parent_order_sn)
-        try:
+        with conditional_write():
             model.update(actions=[
-                OrderModel.import_state.set("excluded" if excluded else "skipped"), OrderModel.skip_reason.set(reason),
+                OrderModel.import_state.set(ImportState.EXCLUDED if excluded else ImportState.SKIPPED),
+                OrderModel.skip_reason.set(reason),
                 OrderModel.temu_status.set(temu_status), OrderModel.temu_update_time.set(update_time or 0),
                 OrderModel.unresolved.remove() if excluded else OrderModel.unresolved.set(f"skipped#{parent_order_sn}"),
                 OrderModel.updated_at.set(now), OrderModel.created_at.set(OrderModel.created_at | now),
             ], condition=OrderModel.import_state.does_not_exist()
-                | OrderModel.import_state.is_in("skipped", "excluded"))
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+                | OrderModel.import_state.is_in(ImportState.SKIPPED, ImportState.EXCLUDED))
 
     def claim_follow_up(self, connection_id: str, parent_order_sn: str, owner: str, seconds: int) -> OrderRecord:
         """Hold an imported order while one run patches its WholeCell order and records what it
@@ -153,25 +150,18 @@ class OrderRepository:
         claim. Raises ClaimHeld while another run holds it."""
         model = OrderModel(connection_id, parent_order_sn)
         now = self.clock.time()
-        try:
+        with conditional_write(ClaimHeld(parent_order_sn)):
             model.update(actions=[OrderModel.claim_owner.set(owner), OrderModel.claim_until.set(now + seconds)],
-                         condition=(OrderModel.import_state == "imported")
+                         condition=(OrderModel.import_state == ImportState.IMPORTED)
                          & (OrderModel.claim_until.does_not_exist() | (OrderModel.claim_until < now)))
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ClaimHeld(parent_order_sn) from None
-            raise
         return _record(model)
 
     def release_follow_up(self, connection_id: str, parent_order_sn: str, owner: str) -> None:
         """Give up a follow-up claim without recording anything (only if still ours)."""
-        try:
+        with conditional_write():
             OrderModel(connection_id, parent_order_sn).update(
                 actions=[OrderModel.claim_owner.remove(), OrderModel.claim_until.remove()],
                 condition=OrderModel.claim_owner == owner)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
 
     def update_imported(self, record: OrderRecord, owner: str, *, address_changed: bool) -> None:
         """Status, lines (and the address state when the follow-up changed it) after a follow-up
@@ -186,30 +176,32 @@ class OrderRepository:
             *_work_lists(record, unknown, address=address_changed),
         ]
         if address_changed:
-            actions.append(model.address_state.set(record.address_state or "awaiting"))
+            actions.append(model.address_state.set(record.address_state or AddressState.AWAITING))
             actions.append(model.address_reason.set(record.address_reason) if record.address_reason
                            else model.address_reason.remove())
         model(record.connection_id, record.parent_order_sn).update(
-            actions=actions, condition=(model.import_state == "imported") & (model.claim_owner == owner))
+            actions=actions, condition=(model.import_state == ImportState.IMPORTED) & (model.claim_owner == owner))
 
-    def set_address_state(self, connection_id: str, parent_order_sn: str, state: str, reason: str | None,
+    def set_address_state(self, connection_id: str, parent_order_sn: str, state: AddressState, reason: str | None,
                           temu_status: int | None = None) -> None:
         """Only the address fields (the order import may be updating the rest meanwhile)."""
         model = OrderModel
         actions: list[Action] = [
             model.address_state.set(state), model.updated_at.set(self.clock.now()),
             model.address_reason.set(reason) if reason else model.address_reason.remove(),
-            model.address_due.set(parent_order_sn) if state == "awaiting" else model.address_due.remove(),
+            model.address_due.set(parent_order_sn) if state == AddressState.AWAITING else model.address_due.remove(),
         ]
         if temu_status is not None:
             actions.append(model.temu_status.set(temu_status))
-        model(connection_id, parent_order_sn).update(actions=actions, condition=model.import_state == "imported")
+        model(connection_id, parent_order_sn).update(actions=actions,
+                                                     condition=model.import_state == ImportState.IMPORTED)
 
-    def set_shipment_state(self, connection_id: str, parent_order_sn: str, state: str, error: str | None) -> None:
+    def set_shipment_state(self, connection_id: str, parent_order_sn: str, state: ShipmentState,
+                           error: str | None) -> None:
         OrderModel(connection_id, parent_order_sn).update(actions=[
             OrderModel.shipment_state.set(state), OrderModel.updated_at.set(self.clock.now()),
             OrderModel.shipment_error.set(error[:500]) if error else OrderModel.shipment_error.remove(),
-        ], condition=OrderModel.import_state == "imported")
+        ], condition=OrderModel.import_state == ImportState.IMPORTED)
 
     def iter_awaiting_address(self, connection_id: str) -> Iterator[str]:
         for item in OrderModel.awaiting_address.query(connection_id):
@@ -235,15 +227,11 @@ class OrderRepository:
 
     def advance_watermark(self, connection_id: str, value: int) -> bool:
         """Move the watermark forward to `value` (Temu updateTime, seconds); never backwards."""
-        try:
+        with conditional_write() as write:
             OrderModel(connection_id, ORDER_STATE_KEY).update(
                 actions=[OrderModel.watermark.set(value), OrderModel.updated_at.set(self.clock.now())],
                 condition=OrderModel.watermark.does_not_exist() | (OrderModel.watermark < value))
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return not write.failed
 
 
 def _lines(lines: list[LineRecord]) -> list[dict[str, Any]]:
@@ -259,6 +247,6 @@ def _work_lists(record: OrderRecord, unknown: list[str], *, address: bool = True
         model.unresolved.set(f"unknown_sku#{record.parent_order_sn}") if unknown else model.unresolved.remove(),
     ]
     if address:
-        awaiting = record.address_state in (None, "awaiting")
+        awaiting = record.address_state in (None, AddressState.AWAITING)
         actions.append(model.address_due.set(record.parent_order_sn) if awaiting else model.address_due.remove())
     return actions

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.domain.settings import JOBS
@@ -163,13 +163,3 @@ class RunLog:
             RunModel(_pk(connection_id, job), LEASE_SK).delete(condition=RunModel.lease_owner == owner)
         except DeleteError:  # someone else holds it now, or it is gone: nothing to release
             return
-
-    def renew_lease(self, connection_id: str, job: str, owner: str, seconds: int) -> bool:
-        try:
-            RunModel(_pk(connection_id, job), LEASE_SK).update(
-                actions=[RunModel.lease_until.set(self.clock.time() + seconds)],
-                condition=RunModel.lease_owner == owner,
-            )
-        except UpdateError:
-            return False
-        return True

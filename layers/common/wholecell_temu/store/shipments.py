@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from wholecell_temu.net import Clock
+from wholecell_temu.store._conditions import conditional_write
+from wholecell_temu.store.states import ShipmentState
 from wholecell_temu.store.tables import SHIPMENT_STATE_KEY, ShipmentModel
 
 
@@ -20,7 +22,7 @@ class ShipmentRecord(BaseModel):
     wholecell_order_id: int | None = None
     tracking_number: str | None = None
     carrier: str | None = None
-    state: str = "pending"
+    state: ShipmentState = ShipmentState.PENDING
     verified: bool = False
     attempts: int = 0
     last_error: str | None = None
@@ -33,7 +35,8 @@ def _record(item: ShipmentModel) -> ShipmentRecord:
     return ShipmentRecord(
         shipment_key=item.shipment_key, parent_order_sn=item.parent_order_sn,
         wholecell_order_id=None if item.wholecell_order_id is None else int(item.wholecell_order_id),
-        tracking_number=item.tracking_number, carrier=item.carrier, state=item.state or "pending",
+        tracking_number=item.tracking_number, carrier=item.carrier,
+        state=ShipmentState(item.state or ShipmentState.PENDING),
         verified=bool(item.verified), attempts=int(item.attempts or 0), last_error=item.last_error,
         claim_owner=item.claim_owner, claim_until=item.claim_until, updated_at=item.updated_at)
 
@@ -67,23 +70,19 @@ class ShipmentRepository:
         now = self.clock.now()
         item = ShipmentModel(connection_id, key, parent_order_sn=parent_order_sn,
                              wholecell_order_id=wholecell_order_id, tracking_number=tracking_number,
-                             carrier=carrier, state="pending", claim_owner=owner,
+                             carrier=carrier, state=ShipmentState.PENDING, claim_owner=owner,
                              claim_until=self.clock.time() + seconds,
                              attempts=(previous.attempts if previous else 0) + 1,
                              last_error=previous.last_error if previous else None,
                              created_at=now, updated_at=now)
         free = ShipmentModel.shipment_key.does_not_exist() | (
-            (ShipmentModel.state != "confirmed")
+            (ShipmentModel.state != ShipmentState.CONFIRMED)
             & (ShipmentModel.claim_until.does_not_exist() | (ShipmentModel.claim_until < self.clock.time())))
-        try:
+        with conditional_write(ShipmentClaimHeld(key)):
             item.save(condition=free)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ShipmentClaimHeld(key) from None
-            raise
         return previous
 
-    def finish(self, connection_id: str, key: str, owner: str, state: str, *, error: str | None = None,
+    def finish(self, connection_id: str, key: str, owner: str, state: ShipmentState, *, error: str | None = None,
                verified: bool = False) -> None:
         """Record the outcome and release the claim (only if it is still ours)."""
         model = ShipmentModel
@@ -92,22 +91,16 @@ class ShipmentRepository:
                    model.last_error.set(error[:500]) if error else model.last_error.remove()]
         if verified:
             actions.append(model.verified.set(True))
-        try:
+        with conditional_write():
             model(connection_id, key).update(actions=actions, condition=model.claim_owner == owner)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
 
     def reopen(self, connection_id: str, key: str) -> None:
         """A failed shipment may be tried again (resend)."""
-        try:
+        with conditional_write():
             ShipmentModel(connection_id, key).update(
-                actions=[ShipmentModel.state.set("pending"), ShipmentModel.claim_until.remove(),
+                actions=[ShipmentModel.state.set(ShipmentState.PENDING), ShipmentModel.claim_until.remove(),
                          ShipmentModel.claim_owner.remove(), ShipmentModel.updated_at.set(self.clock.now())],
-                condition=ShipmentModel.state == "failed")
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+                condition=ShipmentModel.state == ShipmentState.FAILED)
 
     # --- reconciler watermark ------------------------------------------------------------------
     def watermark(self, connection_id: str) -> datetime | None:
@@ -117,10 +110,7 @@ class ShipmentRepository:
             return None
 
     def advance_watermark(self, connection_id: str, value: datetime) -> None:
-        try:
+        with conditional_write():
             ShipmentModel(connection_id, SHIPMENT_STATE_KEY).update(
                 actions=[ShipmentModel.watermark.set(value), ShipmentModel.updated_at.set(self.clock.now())],
                 condition=ShipmentModel.watermark.does_not_exist() | (ShipmentModel.watermark < value))
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise

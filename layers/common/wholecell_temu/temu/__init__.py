@@ -1,6 +1,11 @@
-"""Temu Open API: signing, classified errors, typed models and the client."""
+"""Temu Open API: signing, classified errors, typed models and the client.
 
-from wholecell_temu.temu.client import MAX_PAGE_SIZE, TemuClient, process_rate_limiter
+The client is loaded on first use of its names, so a module that needs only Temu's codes
+(temu/codes.py) or models does not load it (the webhook never does).
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from wholecell_temu.temu.errors import TemuApiError, classify_code
 from wholecell_temu.temu.models import (
     AccessToken,
@@ -11,7 +16,6 @@ from wholecell_temu.temu.models import (
     OrderAmount,
     OrderItem,
     OrderPage,
-    PackageEdit,
     ParentOrder,
     RetrievedSku,
     ShipmentConfirmResult,
@@ -24,7 +28,6 @@ from wholecell_temu.temu.models import (
     SkuPage,
     SkuRetrievePage,
     SkuStockEditStatus,
-    SkuStockResult,
     StockEditResult,
     SubPackage,
     TokenInfo,
@@ -32,6 +35,20 @@ from wholecell_temu.temu.models import (
     WarehouseList,
 )
 from wholecell_temu.temu.signing import sign, signed_body
+
+if TYPE_CHECKING:
+    from wholecell_temu.temu.client import MAX_PAGE_SIZE, TemuClient
+
+_FROM_CLIENT = ("MAX_PAGE_SIZE", "TemuClient")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CLIENT:
+        from wholecell_temu.temu import client  # noqa: PLC0415 - loaded on first use, see above
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -43,7 +60,6 @@ __all__ = [
     "OrderAmount",
     "OrderItem",
     "OrderPage",
-    "PackageEdit",
     "ParentOrder",
     "RetrievedSku",
     "ShipmentConfirmResult",
@@ -56,7 +72,6 @@ __all__ = [
     "SkuPage",
     "SkuRetrievePage",
     "SkuStockEditStatus",
-    "SkuStockResult",
     "StockEditResult",
     "SubPackage",
     "TemuApiError",
@@ -65,7 +80,6 @@ __all__ = [
     "Warehouse",
     "WarehouseList",
     "classify_code",
-    "process_rate_limiter",
     "sign",
     "signed_body",
 ]

@@ -10,8 +10,7 @@ access token never appear in logs or exception messages.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import requests
@@ -34,13 +33,10 @@ from wholecell_temu.temu.models import (
     CARRIER_LIST,
     AccessToken,
     Carrier,
-    Goods,
     GoodsPage,
     Order,
     OrderAmount,
     OrderPage,
-    PackageEdit,
-    RetrievedSku,
     ShipmentConfirmResult,
     ShipmentInfoResult,
     ShipmentPackage,
@@ -48,7 +44,6 @@ from wholecell_temu.temu.models import (
     Sku,
     SkuPage,
     SkuRetrievePage,
-    SkuStockResult,
     StockEditResult,
     TokenInfo,
     WarehouseList,
@@ -217,12 +212,6 @@ class TemuClient:
             "outSkuSnList": _list(out_sku_sn_list),
         })
 
-    def sku_stock(self, goods_id: int, sku_ids: Sequence[int] | None = None,
-                  out_sku_sns: Sequence[str] | None = None) -> SkuStockResult:
-        """`temu.local.goods.sku.stock.query`: exact stock, used to verify writes."""
-        return self._typed(SkuStockResult, "temu.local.goods.sku.stock.query", {
-            "goodsId": goods_id, "skuIdList": _list(sku_ids), "outSkuSnList": _list(out_sku_sns)})
-
     def edit_stock(self, goods_id: int, targets: Sequence[tuple[int, int]]) -> StockEditResult:
         """Set absolute stock for SKUs of one goods: `targets` = [(sku_id, stock_target)].
 
@@ -288,54 +277,33 @@ class TemuClient:
         return self._typed(ShipmentInfoResult, "bg.logistics.shipment.v2.get",
                            {"parentOrderSn": parent_order_sn, "orderSn": order_sn})
 
-    def update_shipping_type(self, edits: Sequence[PackageEdit]) -> bool:
-        result = self.call("bg.logistics.shipment.shippingtype.update",
-                           {"editPackageRequestList": [e.to_wire() for e in edits]})
-        return result is True
-
     # --- paging ------------------------------------------------------------------------------
-
-    def iter_goods(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Goods]:
-        """Every goods matching `filters` (keywords of `goods_page`), page by page."""
-        page_no = 1
-        while True:
-            page = self.goods_page(page_no, page_size, **filters)
-            yield from page.goods_list
-            if not page.goods_list or page_no * page_size >= page.total:
-                return
-            page_no += 1
 
     def iter_skus(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Sku]:
         """Every SKU matching `filters` (keywords of `sku_page`), page by page."""
-        page_no = 1
-        while True:
-            page = self.sku_page(page_no, page_size, **filters)
-            yield from page.sku_list
-            if not page.sku_list or page_no * page_size >= page.total:
-                return
-            page_no += 1
-
-    def iter_sku_retrieve(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[RetrievedSku]:
-        """Every SKU of `temu.local.sku.list.retrieve`, following `nextToken` until it is empty."""
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.sku_retrieve_page(token, page_size, **filters)
-            yield from page.sku_list
-            token = page.pagination.next_token
-            if not token or not page.sku_list or token in seen:
-                return
-            seen.add(token)
+        def page(number: int) -> tuple[list[Sku], int]:
+            result = self.sku_page(number, page_size, **filters)
+            return result.sku_list, result.total
+        return _numbered_pages(page, page_size)
 
     def iter_orders(self, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[Order]:
         """Every parent order matching `filters` (keywords of `order_page`), page by page."""
-        page_number = 1
-        while True:
-            page = self.order_page(page_number, page_size, **filters)
-            yield from page.page_items
-            if not page.page_items or page_number * page_size >= page.total_item_num:
-                return
-            page_number += 1
+        def page(number: int) -> tuple[list[Order], int]:
+            result = self.order_page(number, page_size, **filters)
+            return result.page_items, result.total_item_num
+        return _numbered_pages(page, page_size)
+
+
+def _numbered_pages[T](fetch: Callable[[int], tuple[list[T], int]], page_size: int) -> Iterator[T]:
+    """Every item of a listing paged by number: `fetch(n)` answers page n's items and the total;
+    pages are read until one is empty or the total is reached."""
+    number = 1
+    while True:
+        items, total = fetch(number)
+        yield from items
+        if not items or number * page_size >= total:
+            return
+        number += 1
 
 
 def _list(values: Sequence[Any] | None) -> list[Any] | None:
@@ -343,23 +311,7 @@ def _list(values: Sequence[Any] | None) -> list[Any] | None:
     return list(values) if values else None
 
 
-_process_limiter: RateLimiter | None = None
-_process_limiter_lock = threading.Lock()
-
-
-def process_rate_limiter(rate: float) -> RateLimiter:
-    """The one Temu limiter of this process (the first caller's rate wins; settings are per process).
-
-    Temu's 20 req/s is per app across all shops, so every client in a process must share it.
-    """
-    global _process_limiter  # noqa: PLW0603 - deliberately process-wide
-    with _process_limiter_lock:
-        if _process_limiter is None:
-            _process_limiter = RateLimiter(rate)
-        return _process_limiter
-
-
-__all__ = ["MAX_PAGE_SIZE", "TemuClient", "process_rate_limiter"]
+__all__ = ["MAX_PAGE_SIZE", "TemuClient"]
 
 
 def _shape_message(api_type: str, exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""Temu failures and the one table that classifies them (reference §6.1).
+"""Temu failures and the one table that classifies them (reference §6.1; the codes: temu/codes.py).
 
 Every Temu failure becomes a `TemuApiError` carrying an `ErrorClass`; callers branch on the
 class only. Classification depends on the code and, for a few codes, on the operation:
@@ -10,23 +10,16 @@ such as shipment confirm.
 from __future__ import annotations
 
 from wholecell_temu.errors import ErrorClass, ExternalApiError
-
-SUCCESS_CODE = 1000000
-RATE_LIMITED = 4000004
-CREATE_TOKEN_API = "bg.open.accesstoken.create"  # noqa: S105 - an API name, not a secret
-
-# Transient by the documents' own words ("try again later", "system error", "still being
-# calculated": 140020008 on amounts, 140020009 on the detail); tests/contract holds every
-# documented code against this table.
-RETRYABLE_CODES = frozenset(
-    {2000000, 4000000, RATE_LIMITED, 7000000, 150010005, 150010002, 140020008, 140020009, 120014006, 110020001}
+from wholecell_temu.temu.codes import (
+    RATE_LIMITED,
+    REAUTHORIZE_CODES,
+    RETRYABLE_CODES,
+    SUCCESS_CODE,
+    TOKEN_CREATE_REAUTHORIZE_CODES,
+    VERIFY_CODES,
 )
-# 3000030-3000032, 3000034: token missing, unknown, lacking the scope, expired/replaced: the seller
-# authorizes again. 3000033 (token and app_key "not mapping") is our configuration (the region's
-# app credentials), so it is fix-request: asking the seller to re-authorize would not cure it.
-REAUTHORIZE_CODES = frozenset({3000030, 3000031, 3000032, 3000034, 5000000})
-TOKEN_CREATE_REAUTHORIZE_CODES = frozenset({110020002, 110020003})
-VERIFY_CODES = frozenset({120012004, 120014003, 120014004, 120012023, 120012030, 120017007, 120012031})
+
+CREATE_TOKEN_API = "bg.open.accesstoken.create"  # noqa: S105 - an API name, not a secret
 
 # Writes whose outcome is unknown after a timeout; everything else (reads, absolute stock
 # targets, token info) is idempotent and may simply be retried.

@@ -230,39 +230,6 @@ class SkuRetrievePage(TemuModel):
     sku_list: list[RetrievedSku] = Field(default_factory=list)
 
 
-class StockValue(TemuModel):
-    stock: int | None = None
-    stock_type: Lenient[int] = None  # 0 ordinary, 1 pre-sale, 2 cert ordinary
-
-
-class SkuStockInfo(TemuModel):
-    sku_id: TemuId
-    out_sku_sn: Lenient[str] = None
-    self_ordinary_stock: StockValue | None = None
-    self_pre_sale_stock: Lenient[StockValue] = None
-    cert_ordinary_stock: Lenient[StockValue] = None
-
-
-class GoodsStock(TemuModel):
-    goods_id: TemuId
-    sku_stock_info_list: list[SkuStockInfo] = Field(default_factory=list)
-
-
-class SkuStockResult(TemuModel):
-    """`temu.local.goods.sku.stock.query`: exact stock, for verifying writes."""
-
-    stock_list: list[GoodsStock] = Field(default_factory=list)
-
-    def ordinary_stock(self) -> dict[int, int]:
-        """skuId → ordinary (self-fulfilled) stock, for the SKUs that report one."""
-        return {
-            info.sku_id: info.self_ordinary_stock.stock
-            for goods in self.stock_list
-            for info in goods.sku_stock_info_list
-            if info.self_ordinary_stock is not None and info.self_ordinary_stock.stock is not None
-        }
-
-
 class SkuStockEditStatus(TemuModel):
     sku_id: TemuId
     stock_edit_status: bool
@@ -558,18 +525,6 @@ class ShipmentPackage(TemuModel):
     lines: list[ShipmentLine] = Field(alias="orderSendInfoList", min_length=1)
     confirm_acceptance: list[str] | None = None
     sub_packages: list[SubPackage] | None = Field(None, alias="subSendRequests", max_length=10)
-
-    def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
-
-
-class PackageEdit(TemuModel):
-    """One `editPackageRequestList` entry of `bg.logistics.shipment.shippingtype.update`."""
-
-    package_sn: str
-    tracking_number: str
-    carrier_id: TemuId = Field(alias="shipCompanyId")
-    warehouse_id: str | None = Field(None, alias="selfShippingWarehouseId")
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
