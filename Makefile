@@ -14,12 +14,12 @@ PIP_LOCKED := --quiet --disable-pip-version-check --require-hashes
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install test lint types template-check unit integration e2e demo local invoke build validate artifact-check lock clean \
+.PHONY: help install test lint types complexity template-check unit integration e2e demo local invoke build validate artifact-check lock clean \
 	bench-listings bench-quantity bench-orders bench-footprint bench chaos probe
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
-	@echo "make test   - lint, types, template checks and every test"
+	@echo "make test   - lint, types, the complexity gate, template checks and every test"
 	@echo "make local  - run the local stack (HTTP API on :3000) until interrupted"
 	@echo "make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json - one function on the local stack (make local's,"
 	@echo "              else one started for it); prints its logs and result (PRINT_EVENT=1: the filled event)"
@@ -64,6 +64,12 @@ lint: install
 types: install
 	$(VENV)/bin/mypy
 
+# The layer's cyclomatic complexity (radon's grades, A ≤ 5, B ≤ 10, C ≤ 20): no function above C, no
+# module averaging above B, the whole layer averaging A. A function that outgrows C is split along its
+# seams (pure decisions into domain/ or small private functions, I/O steps into named ones).
+complexity: install
+	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A layers/common/wholecell_temu
+
 template-check: install
 	$(VENV)/bin/cfn-lint --include-checks I -- template.yaml
 
@@ -79,7 +85,7 @@ e2e: install
 # The second run moves the clock a year ahead: a test bound to today's date fails the day it is written.
 # SAM validates (with cfn-lint) and builds first: tests/artifact imports every handler from .aws-sam/build (ARTIFACT_REQUIRED
 # turns its skip, when nothing is built, into a failure).
-test: lint types template-check validate build
+test: lint types complexity template-check validate build
 	ARTIFACT_REQUIRED=1 $(VENV)/bin/pytest tests
 	TEST_CLOCK_SHIFT_DAYS=365 $(VENV)/bin/pytest tests/unit tests/integration
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -13,9 +14,14 @@ from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.credentials import TemuToken, WholeCellApp
 from wholecell_temu.domain.settings import ConnectionSettings
+from wholecell_temu.errors import ErrorClass, ExternalApiError
+from wholecell_temu.jobs.framework import JobContext, execute
+from wholecell_temu.net import Clock
+from wholecell_temu.queues import JobMessage
 from wholecell_temu.secrets import ConnectionSecrets, SecretStore
 from wholecell_temu.store.connections import Authorization, ConflictError, ConnectionRepository
-from wholecell_temu.store.tables import ConnectionModel, bind_tables
+from wholecell_temu.store.runs import Outcome, RunLog
+from wholecell_temu.store.tables import ConnectionModel, RunModel, bind_tables
 
 from tests.integration.test_connection_secrets import CLOCK, MALL, PREFIX
 from tests.integration.test_quantity_sync_job import ENV
@@ -137,3 +143,45 @@ def test_a_deleted_connection_is_a_tombstone_nothing_revives(life: Lifecycle) ->
     assert life.store.schedule_deletion(connection.credentials_secret_arn, 30) is None  # already scheduled
     described = life.sm.describe_secret(SecretId=connection.credentials_secret_arn)  # type: ignore[attr-defined]
     assert described["DeletedDate"]
+
+
+def test_a_run_holding_a_token_replaced_meanwhile_does_not_park_the_connection(life: Lifecycle) -> None:
+    """Re-authorization revokes the old token while a run still uses it: Temu refuses that run's
+    calls, yet the connection holds a good token. Only a refusal of the current credentials parks it."""
+    life.connect()
+    in_flight = life.authorize()  # what a run read when it started
+    reauthorized = life.authorize()  # the seller re-authorizes; Temu revokes the first token
+    assert reauthorized.credentials_version != in_flight.credentials_version
+    assert not life.connections.mark_needs_reauthorization(
+        "c1", "revoked token", credentials_version=in_flight.credentials_version)
+    assert life.status() is ConnectionStatus.ACTIVE
+    assert life.connections.mark_needs_reauthorization(
+        "c1", "current token refused", credentials_version=reauthorized.credentials_version)
+    assert life.status() is ConnectionStatus.NEEDS_REAUTHORIZATION
+
+
+def test_the_framework_retries_a_run_whose_token_was_replaced_and_parks_one_whose_was_not(
+        life: Lifecycle) -> None:
+    RunModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    manual = JobMessage(connection_id="c1", job="order_import", trigger="manual")
+    # the framework's Services, trimmed to what a run uses
+    services = SimpleNamespace(settings=load_settings(ENV), connections=life.connections, runs=RunLog(30, Clock()),
+                               secrets=None, clock=Clock())
+    life.connect()
+    life.authorize()
+
+    def refused_after_reauthorization(context: JobContext) -> None:
+        life.authorize()  # the seller re-authorizes while this run works with the token it read
+        raise ExternalApiError("access_token is expired (code 3000034)", error_class=ErrorClass.REAUTHORIZE)
+
+    with pytest.raises(ExternalApiError) as retried:
+        execute(services, manual, refused_after_reauthorization)  # type: ignore[arg-type]
+    assert retried.value.error_class is ErrorClass.RETRYABLE  # SQS delivers it again; it reads the new token
+    assert life.status() is ConnectionStatus.ACTIVE
+
+    def refused(context: JobContext) -> None:
+        raise ExternalApiError("access_token is expired (code 3000034)", error_class=ErrorClass.REAUTHORIZE)
+
+    run = execute(services, manual, refused)  # type: ignore[arg-type]
+    assert run is not None and run.outcome is Outcome.FAILED and "re-authorize" in (run.reason or "")
+    assert life.status() is ConnectionStatus.NEEDS_REAUTHORIZATION

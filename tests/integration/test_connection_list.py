@@ -61,7 +61,12 @@ def test_connections_are_listed_in_pages_with_their_health_batch_read(
 
     queries: list[Any] = []
     original_query = RunModel.query
-    monkeypatch.setattr(RunModel, "query", lambda *a, **k: queries.append(a) or original_query(*a, **k))
+
+    def query(*a: Any, **k: Any) -> Any:
+        queries.append(a)
+        return original_query(*a, **k)
+
+    monkeypatch.setattr(RunModel, "query", query)
     batch_reads: list[int] = []
     original_batch = RunModel.batch_get
 

@@ -137,7 +137,7 @@ def test_two_concurrent_writers_both_updates_survive(world: World, first: str) -
     oauth = lambda: world.authorize("c1", "upl-token-1")  # noqa: E731
     slow, fast = (admin, oauth) if first == "admin" else (oauth, admin)
     ran = interleave(world, fast)  # `fast` reads, writes and commits while `slow` holds its stale read
-    final = slow()
+    final = slow()  # type: ignore[no-untyped-call]
     assert ran == [1]
     assert world.stored() == {"wholecell": {"app_id": "wc-app-2", "app_secret": "wc-2"},
                               "temu": {"access_token": "upl-token-1"}}

@@ -16,124 +16,24 @@ from moto import mock_aws
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink
+from wholecell_temu.domain.orders import OVERLAP_SECONDS
 from wholecell_temu.domain.quantities import MirrorOrder, MirrorOrderItem, MirrorUnit
 from wholecell_temu.domain.settings import ConnectionSettings
-from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import address_backfill, order_import
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.store.inventory import InventoryMirror, MirrorChanges, MirrorState
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.runs import Outcome, Run
+from wholecell_temu.store.states import AddressState
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, OrderModel, bind_tables
-from wholecell_temu.temu.codes import CLOSED
-from wholecell_temu.temu.errors import TemuApiError
-from wholecell_temu.temu.models import Order, OrderPage, ShippingAddress
-from wholecell_temu.wholecell import SalesOrder, SalesOrderCreate, SalesOrderPatch, WholeCellApiError
+from wholecell_temu.temu.models import Order
 
+from tests.fakes.temu import FakeTemu, temu_order
+from tests.fakes.wholecell import FakeWholeCell
 from tests.integration.test_quantity_sync_job import ENV
 
 NOW = datetime.now(UTC)
-MASKED = {"receiptName": "J***", "addressLine1": "4** Maple", "postCode": "4****", "regionName3": "Columbus"}
-PLAIN = {"receiptName": "Jordan Smith", "addressLine1": "418 Maple Ave", "postCode": "43215", "regionName3": "Columbus"}
-
-
-def temu_order(sn: str, status: int, update_time: int) -> Order:
-    return Order.model_validate({
-        "parentOrderMap": {"parentOrderSn": sn, "parentOrderStatus": status, "updateTime": update_time,
-                           "regionId": 211},
-        "orderList": [{"orderSn": f"{sn}-1", "goodsId": 1, "skuId": 5, "quantity": 1, "orderStatus": status,
-                       "goodsName": "Phone"}]})
-
-
-class FakeTemu:
-    def __init__(self, orders: list[Order]) -> None:
-        self.orders = orders
-        self.windows: list[tuple[int, int]] = []
-        self.decrypted = 0
-        self.address_read_failures = 0
-        self.detail_reads = self.list_calls = self.list_failures = 0
-        self.unlisted: set[str] = set()  # orders the list call does not return when filtered by number
-
-    def iter_orders(self, *, update_at_start: int, update_at_end: int, **_: Any) -> Iterator[Order]:
-        self.windows.append((update_at_start, update_at_end))
-        return iter([o for o in self.orders
-                     if update_at_start <= (o.parent_order_map.update_time or 0) <= update_at_end])
-
-    def order_detail(self, sn: str) -> Order:
-        """As Temu documents it: the detail's parentOrderMap has no updateTime."""
-        self.detail_reads += 1
-        order = next(o for o in self.orders if o.parent_order_sn == sn)
-        return order.model_copy(update={"parent_order_map": order.parent_order_map.model_copy(
-            update={"update_time": None})})
-
-    def order_page(self, page_number: int, page_size: int, *, parent_order_sn_list: list[str]) -> OrderPage:
-        assert page_number == 1 and len(parent_order_sn_list) <= 20 == page_size
-        if self.list_failures:
-            self.list_failures -= 1
-            raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
-        self.list_calls += 1
-        found = [o for o in self.orders if o.parent_order_sn in parent_order_sn_list and o.parent_order_sn
-                 not in self.unlisted]
-        return OrderPage(total_item_num=len(found), page_items=found)
-
-    def shipping_info(self, sn: str) -> ShippingAddress:
-        if self.address_read_failures:
-            self.address_read_failures -= 1
-            raise TemuApiError("system error", error_class=ErrorClass.RETRYABLE, code=4000000)
-        if next(o for o in self.orders if o.parent_order_sn == sn).parent_order_map.parent_order_status in CLOSED:
-            raise TemuApiError("invalid param", error_class=ErrorClass.FIX_REQUEST, code=180020003)
-        return ShippingAddress.model_validate(MASKED)
-
-    def decrypted_shipping_info(self, sn: str) -> ShippingAddress:
-        self.decrypted += 1
-        return ShippingAddress.model_validate(PLAIN)
-
-
-class FakeWholeCell:
-    """Creates orders; `fail_refs` answer 422, `lost_refs` create but lose the response once."""
-
-    def __init__(self) -> None:
-        self.created: list[SalesOrderCreate] = []
-        self.fail_refs: set[str] = set()
-        self.lost_refs: set[str] = set()
-        self.lookups = 0
-        self.status: dict[int, str] = {}  # what each WholeCell order shows after its last PATCH
-        self.patches: list[tuple[int, SalesOrderPatch]] = []
-        self.patch_gate: dict[str, threading.Event] = {}  # a PATCH to this status waits for the event
-        self._lock = threading.Lock()
-
-    def _order(self, body: SalesOrderCreate, order_id: int) -> SalesOrder:
-        return SalesOrder.model_validate({"id": order_id, "external_reference": body.external_reference,
-                                          "channel": body.channel, "status": body.status, "created_at": NOW,
-                                          "updated_at": NOW})
-
-    def create_sales_order(self, body: SalesOrderCreate) -> SalesOrder:
-        if body.external_reference in self.fail_refs:
-            raise WholeCellApiError("sku is invalid", error_class=ErrorClass.FIX_REQUEST, status=422)
-        time.sleep(0.01)  # let overlapping runs interleave
-        with self._lock:
-            self.created.append(body)
-            order_id = len(self.created)
-        if body.external_reference in self.lost_refs:
-            self.lost_refs.discard(body.external_reference)
-            raise WholeCellApiError("timeout", error_class=ErrorClass.VERIFY_BEFORE_RETRY)
-        return self._order(body, order_id)
-
-    def find_sales_order_by_reference(self, reference: str, **_: Any) -> SalesOrder | None:
-        self.lookups += 1
-        found = [(i + 1, b) for i, b in enumerate(self.created) if b.external_reference == reference]
-        return self._order(found[0][1], found[0][0]) if found else None
-
-    def update_sales_order(self, order_id: int, patch: SalesOrderPatch) -> SalesOrder:
-        if patch.status is not None and (gate := self.patch_gate.get(patch.status)) is not None:
-            assert gate.wait(10)
-        with self._lock:
-            self.patches.append((order_id, patch))
-            if patch.status is not None:
-                self.status[order_id] = patch.status
-        return self._order(self.created[order_id - 1], order_id)
-
 
 @pytest.fixture
 def tables() -> Iterator[None]:
@@ -148,7 +48,7 @@ STATUS_MAP = {"1": "Pending", "2": "Awaiting Fulfillment", "4": "Shipped"}
 
 
 def context(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1",
-            status_map: dict[str, str] | None = None) -> JobContext:
+            status_map: dict[str, str] | None = None) -> JobContext[FakeTemu, FakeWholeCell]:
     connection = Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
                             credentials_secret_arn="x", credentials_version="v", created_at=NOW, updated_at=NOW,
                             settings=ConnectionSettings(order_import_enabled=True,
@@ -156,8 +56,7 @@ def context(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1",
     run = Run(run_id=run_id, connection_id="c1", job="order_import", trigger="schedule", outcome=Outcome.RUNNING,
               queued_key="k")
     ctx = JobContext(load_settings(ENV), connection, run, None, None)  # type: ignore[arg-type]
-    ctx.__dict__["temu"], ctx.__dict__["wholecell"] = temu, wholecell
-    return ctx
+    return ctx.with_clients(temu=temu, wholecell=wholecell)
 
 
 def test_watermark_is_the_greatest_update_time_and_only_moves_forward(tables: None) -> None:
@@ -170,7 +69,7 @@ def test_watermark_is_the_greatest_update_time_and_only_moves_forward(tables: No
     first_start, first_end = temu.windows[0]
     assert first_start <= now - 7 * 86400 + 5 and first_end >= now  # first run: the look-back
     order_import.run(context(temu, wholecell))
-    assert temu.windows[1][0] == now - 100 - order_import.OVERLAP_SECONDS  # later runs: watermark - overlap
+    assert temu.windows[1][0] == now - 100 - OVERLAP_SECONDS  # later runs: watermark - overlap
     assert len(wholecell.created) == 2  # the overlap re-reads, never re-creates
     assert not repo.advance_watermark("c1", now - 200) and repo.watermark("c1") == now - 100
 
@@ -329,7 +228,8 @@ def test_a_follow_up_never_overwrites_an_address_the_backfill_filled(tables: Non
     repo = OrderRepository()
     seen_by_import = repo.get("c1", "PO-1")
     assert seen_by_import is not None and seen_by_import.address_state == "awaiting"
-    repo.set_address_state("c1", "PO-1", "filled", None, 2)  # the backfill, between the import's read and write
+    # the backfill, between the import's read and write
+    repo.set_address_state("c1", "PO-1", AddressState.FILLED, None, 2)
     repo.claim_follow_up("c1", "PO-1", "r2", 60)
     followed = seen_by_import.model_copy(update={"temu_status": 2, "wholecell_status": "Awaiting Fulfillment"})
     repo.update_imported(followed, "r2", address_changed=False)
@@ -356,7 +256,7 @@ def test_the_backfill_gives_up_on_an_order_temu_closed_since_the_import_saw_it(t
     order_import.run(context(temu, wholecell))
     repo = OrderRepository()
     for sn in ("PO-1", "PO-2"):  # the import saw both awaiting shipment
-        repo.set_address_state("c1", sn, "awaiting", None, 2)
+        repo.set_address_state("c1", sn, AddressState.AWAITING, None, 2)
     temu.orders = [temu_order("PO-1", 3, now - 100), temu_order("PO-2", 2, now - 100)]  # PO-1 cancelled since
     ctx = context(temu, wholecell)
     address_backfill.run(ctx)  # does not fail the run
@@ -411,7 +311,7 @@ def test_a_failed_status_check_still_fills_the_released_orders(tables: None) -> 
     temu = FakeTemu([temu_order("PO-1", 1, now - 300), temu_order("PO-2", 1, now - 300)])
     wholecell = FakeWholeCell()
     order_import.run(context(temu, wholecell))
-    OrderRepository().set_address_state("c1", "PO-2", "awaiting", None, 2)  # the import saw PO-2 released
+    OrderRepository().set_address_state("c1", "PO-2", AddressState.AWAITING, None, 2)  # the import saw PO-2 released
     temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 2, now - 100)]
     temu.list_failures = 1
     ctx = context(temu, wholecell)
@@ -431,7 +331,7 @@ def test_a_reimport_applies_what_temu_shows_now(tables: None) -> None:
     wholecell = FakeWholeCell()
     order_import.run(context(temu, wholecell))
     repo = OrderRepository()
-    po1, po2 = (repo.get("c1", sn).wholecell_order_id for sn in ("PO-1", "PO-2"))  # type: ignore[union-attr]
+    po1, po2 = (repo.get("c1", sn).wholecell_order_id or 0 for sn in ("PO-1", "PO-2"))  # type: ignore[union-attr]
     temu.orders = [temu_order("PO-1", 2, now - 100), temu_order("PO-2", 4, now - 100)]
     order_import.run(context(temu, wholecell), parent_order_sn="PO-1")
     assert wholecell.status[po1] == "Awaiting Fulfillment" and temu.detail_reads == 0
@@ -535,7 +435,8 @@ def test_only_the_poll_moves_the_watermark(tables: None) -> None:
 
 # --- orders skipped on a connection's first run (issue #17) -----------------------------------
 
-def context_with(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1", **changes: Any) -> JobContext:
+def context_with(temu: FakeTemu, wholecell: FakeWholeCell, run_id: str = "r1",
+                 **changes: Any) -> JobContext[FakeTemu, FakeWholeCell]:
     """`context`, with the connection's settings changed."""
     ctx = context(temu, wholecell, run_id)
     ctx.connection = ctx.connection.model_copy(

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
-from wholecell_temu.domain.listings import TEMU_SKU_ACTIVE, ListingConnection, ListingStatus, SkuLink
+from wholecell_temu.domain.listings import ListingConnection, ListingStatus, SkuLink
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import quantity_sync
@@ -23,8 +23,10 @@ from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, bind_tables
 from wholecell_temu.temu.errors import TemuApiError
-from wholecell_temu.temu.models import Order, Sku, StockEditResult
-from wholecell_temu.wholecell import InventoryUnit, SalesOrderStatus, WholeCellApiError
+from wholecell_temu.wholecell import WholeCellApiError
+
+from tests.fakes.temu import FakeTemu
+from tests.fakes.wholecell import FakeWholeCell
 
 NOW = datetime.now(UTC)
 ENV = {f"{n}_TABLE": f"{n.title()}Table" for n in
@@ -32,83 +34,6 @@ ENV = {f"{n}_TABLE": f"{n.title()}Table" for n in
     f"{q}_QUEUE_URL": "unused" for q in
     ["LISTING_IMPORT", "QUANTITY_SYNC", "ORDER_IMPORT", "ADDRESS_BACKFILL", "SHIPMENT_RECONCILE", "SHIPMENT"]} | {
     "INTERNAL_SECRET_ARN": "unused", "TEMU_APP_KEY": "k", "TEMU_APP_SECRET": "s", "TEMU_PUSH_WORKERS": "1"}
-
-
-class FakeWholeCell:
-    """Units per SKU, all `Available` in one warehouse; `fail` makes the next read raise."""
-
-    def __init__(self) -> None:
-        self.units: dict[int, InventoryUnit] = {}
-        self.fail = False
-        self.requests = 0
-
-    def set_units(self, sku: str, count: int, first_id: int) -> None:
-        for unit_id in [u for u, unit in self.units.items() if unit.sku == sku]:
-            del self.units[unit_id]
-        for offset in range(count):
-            self.units[first_id + offset] = InventoryUnit.model_validate({
-                "id": first_id + offset, "status": "Available", "updated_at": datetime.now(UTC).isoformat(),
-                "product_variation": {"id": hash(sku) % 1000 + 1, "sku": sku}, "warehouse": {"name": "Main"}})
-
-    def iter_inventories(self, *, status: str | None = None,
-                         updated_at_gt: datetime | None = None) -> Iterator[InventoryUnit]:
-        self.requests += 1
-        for index, unit in enumerate(self.units.values()):
-            if self.fail and index == 1:
-                raise WholeCellApiError("server error", error_class=ErrorClass.RETRYABLE, status=500)
-            if (status is None or unit.status == status) and (updated_at_gt is None or unit.updated_at > updated_at_gt):
-                yield unit
-
-    def iter_sales_orders(self, **_: Any) -> Iterator[Any]:
-        self.requests += 1
-        return iter(())
-
-    def sales_order_statuses(self) -> list[SalesOrderStatus]:
-        self.requests += 1
-        return [SalesOrderStatus(title="Open", open=True)]
-
-
-class FakeTemu:
-    """Records stock edits; per goods, a scripted outcome: an exception or SKU ids to reject."""
-
-    def __init__(self) -> None:
-        self.edits: list[tuple[int, list[tuple[int, int]]]] = []
-        self.raise_for: dict[int, Exception] = {}
-        self.reject_skus: set[int] = set()
-
-        self.stock: dict[int, int] = {}  # SKU id (= goods id here) -> Temu's stock
-        self.orders: list[Order] = []
-        self.order_windows: list[tuple[int, int]] = []
-        self.orders_fail: Exception | None = None
-
-    def sell(self, sku_id: int, quantity: int, sn: str) -> None:
-        """A buyer orders on Temu: Temu lowers its own stock at once."""
-        self.stock[sku_id] -= quantity
-        self.orders.append(Order.model_validate({
-            "parentOrderMap": {"parentOrderSn": sn, "parentOrderStatus": 1, "parentOrderTime": int(time.time())},
-            "orderList": [{"orderSn": f"{sn}-1", "goodsId": sku_id, "skuId": sku_id, "quantity": quantity,
-                           "orderStatus": 1}]}))
-
-    def iter_orders(self, *, create_after: int, create_before: int, **_: Any) -> Iterator[Order]:
-        self.order_windows.append((create_after, create_before))
-        if self.orders_fail is not None:
-            raise self.orders_fail
-        return iter([o for o in self.orders
-                     if create_after <= (o.parent_order_map.parent_order_time or 0) <= create_before])
-
-    def iter_skus(self, *, sku_search_type: int, **_: Any) -> Iterator[Sku]:
-        if sku_search_type == TEMU_SKU_ACTIVE:
-            for sku_id, stock in self.stock.items():
-                yield Sku.model_validate({"goodsId": sku_id, "skuId": sku_id, "stock": stock, "status4VO": 2})
-
-    def edit_stock(self, goods_id: int, targets: list[tuple[int, int]]) -> StockEditResult:
-        if goods_id in self.raise_for:
-            raise self.raise_for[goods_id]
-        self.edits.append((goods_id, list(targets)))
-        self.stock.update((sku_id, stock) for sku_id, stock in targets if sku_id not in self.reject_skus)
-        return StockEditResult.model_validate({"goodsId": goods_id, "skuStockEditStatusInfoList": [
-            {"skuId": sku_id, "stockEditStatus": sku_id not in self.reject_skus,
-             "errorCode": 150010003 if sku_id in self.reject_skus else None} for sku_id, _ in targets]})
 
 
 @pytest.fixture
@@ -128,12 +53,11 @@ def connection(**settings: Any) -> Connection:
 
 
 def context(wholecell: FakeWholeCell, temu: FakeTemu, *, deadline: float | None = None,
-            **settings: Any) -> JobContext:
+            **settings: Any) -> JobContext[FakeTemu, FakeWholeCell]:
     run = Run(run_id="r", connection_id="c1", job="quantity_sync", trigger="schedule", outcome=Outcome.RUNNING,
               queued_key="k")
     ctx = JobContext(load_settings(ENV), connection(**settings), run, None, None, deadline=deadline)  # type: ignore[arg-type]
-    ctx.__dict__["wholecell"], ctx.__dict__["temu"] = wholecell, temu  # what the cached properties would build
-    return ctx
+    return ctx.with_clients(temu=temu, wholecell=wholecell)
 
 
 def seed_listings(goods: int) -> None:

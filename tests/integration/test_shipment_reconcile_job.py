@@ -24,6 +24,7 @@ from wholecell_temu.store.tables import OrderModel, ShipmentModel, bind_tables
 from wholecell_temu.wholecell import SalesOrder
 
 from tests.fakes.clock import SetClock
+from tests.fakes.wholecell import FakeWholeCell
 from tests.integration.test_quantity_sync_job import ENV
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -35,16 +36,6 @@ def sales_order(order_id: int, reference: str, updated_at: datetime, tracking: s
         "id": order_id, "external_reference": reference, "channel": "Temu", "status": "Awaiting Fulfillment",
         "created_at": T0, "updated_at": updated_at,
         "shipments": [{"id": order_id, "tracking_number": tracking}] if tracking else []})
-
-
-class FakeWholeCell:
-    def __init__(self, orders: list[SalesOrder]) -> None:
-        self.orders = orders
-        self.since: list[datetime] = []
-
-    def iter_sales_orders(self, *, updated_at_gt: datetime, **_: Any) -> Iterator[SalesOrder]:
-        self.since.append(updated_at_gt)
-        return iter([o for o in self.orders if o.updated_at > updated_at_gt])
 
 
 @pytest.fixture
@@ -66,8 +57,7 @@ def run(wholecell: FakeWholeCell, sqs: Any, url: str) -> JobContext:
                   outcome=Outcome.RUNNING, queued_key="k")
     ctx = JobContext(load_settings(ENV | {"SHIPMENT_QUEUE_URL": url}), connection, job_run, None, None,  # type: ignore[arg-type]
                      clock=NOW)
-    ctx.__dict__["wholecell"] = wholecell
-    shipment_reconcile.run(ctx, sqs=sqs)
+    shipment_reconcile.run(ctx.with_clients(temu=None, wholecell=wholecell), sqs=sqs)
     return ctx
 
 

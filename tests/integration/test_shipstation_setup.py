@@ -19,9 +19,9 @@ from wholecell_temu.config import load_settings
 from wholecell_temu.domain.connection import ConnectionStatus
 from wholecell_temu.domain.credentials import WholeCellApp
 from wholecell_temu.domain.settings import ConnectionSettings
-from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import order_import
 from wholecell_temu.jobs.framework import JobContext, execute
+from wholecell_temu.jobs.ports import JobTemu, JobWholeCell
 from wholecell_temu.net import Clock
 from wholecell_temu.queues import JobMessage
 from wholecell_temu.secrets import ConnectionSecrets, SecretStore
@@ -36,9 +36,10 @@ from wholecell_temu.store.tables import (
     RunModel,
     bind_tables,
 )
-from wholecell_temu.wholecell import InventoryStatus, SalesChannel, SalesOrderStatus, Warehouse, WholeCellApiError
+from wholecell_temu.wholecell import SalesOrderStatus
 
-from tests.integration.test_order_import_job import FakeTemu, FakeWholeCell, temu_order
+from tests.fakes.temu import FakeTemu, temu_order
+from tests.fakes.wholecell import FakeWholeCell
 from tests.integration.test_quantity_sync_job import ENV
 
 STATUSES = [
@@ -51,40 +52,6 @@ GOOD = {"order_import_enabled": True, "shipstation_sync": True,
         "order_status_map": {"1": "Pending", "2": "Awaiting Fulfillment", "3": "Canceled", "4": "Shipped"}}
 
 
-class Account(FakeWholeCell):
-    """A WholeCell account: the order fake plus the lookups, which a test may change at any time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.statuses = list(STATUSES)
-        self.channels = ["Temu", "Amazon"]
-        self.lookup_reads: list[str] = []
-        self.missing: set[str] = set()  # lookups answering 404
-
-    def _lookup(self, name: str) -> None:
-        self.lookup_reads.append(name)
-        if name in self.missing:
-            raise WholeCellApiError("not found", error_class=ErrorClass.FIX_REQUEST, status=404)
-
-    def sales_order_statuses(self) -> list[SalesOrderStatus]:
-        self._lookup("sales_order_statuses")
-        return list(self.statuses)
-
-    def sales_channels(self) -> list[SalesChannel]:
-        self._lookup("sales_channels")
-        return [SalesChannel(title=title) for title in self.channels]
-
-    def inventory_statuses(self) -> list[InventoryStatus]:
-        return [InventoryStatus(title="Available")]
-
-    def warehouses(self) -> list[Warehouse]:
-        return [Warehouse(name="Main Warehouse")]
-
-    def sync(self, title: str, on: bool) -> None:
-        self.statuses = [s.model_copy(update={"sync_to_shipstation": on}) if s.title == title else s
-                         for s in self.statuses]
-
-
 class World:
     def __init__(self) -> None:
         self.clock = Clock()
@@ -92,7 +59,7 @@ class World:
         secrets = SecretStore("wholecell-temu/test", client=boto3.client("secretsmanager", region_name="us-east-1"))
         self.services = Services(settings, ConnectionRepository(self.clock), RunLog(30, self.clock), secrets,
                                  self.clock)
-        self.account = Account()
+        self.account = FakeWholeCell(statuses=STATUSES, channels=["Temu", "Amazon"])
         self.admin = ConnectionService(self.services, wholecell_factory=lambda app_id, secret: self.account)  # type: ignore[arg-type,return-value]
         created = ConnectionSecrets(secrets, self.services.connections).create(
             "c1", WholeCellApp(app_id="a", app_secret="s"))  # type: ignore[arg-type]
@@ -189,9 +156,8 @@ def test_on_creation_the_warnings_name_the_nested_field(world: World) -> None:
 # --------------------------------------------------------------------------- order import
 def order_import_run(world: World, temu: FakeTemu) -> Any:
     """One order-import run through the job framework (run log, reason), with the fakes."""
-    def job(context: JobContext) -> None:
-        context.__dict__["temu"], context.__dict__["wholecell"] = temu, world.account
-        order_import.run(context)
+    def job(context: JobContext[JobTemu, JobWholeCell]) -> None:
+        order_import.run(context.with_clients(temu=temu, wholecell=world.account))
 
     return execute(world.services, JobMessage(connection_id="c1", job="order_import"), job)
 

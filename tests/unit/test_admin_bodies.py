@@ -42,7 +42,7 @@ def event(method: str, path: str, body: str | bytes | None, headers: dict[str, s
 def admin(method: str, path: str, body: str | bytes | None) -> int:
     def untouchable() -> Any:
         raise Reached(f"{method} {path} reached the service")
-    return int(build_app(untouchable).resolve(event(method, path, body), None)["statusCode"])
+    return int(build_app(untouchable).resolve(event(method, path, body), None)["statusCode"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -61,14 +61,15 @@ def test_a_body_that_is_not_utf8_is_a_bad_request() -> None:
 @pytest.mark.parametrize("body", ['{"dry_run": "yes"}', '"settings"', '{"dry_run": tr', None])
 def test_a_validated_body_is_refused_in_the_apis_shape(path: str, body: str | None) -> None:
     """The settings and listing connection bodies are validated before the route runs: 400, fields named."""
-    answer = build_app(lambda: None).resolve(event("PUT", path, body), None)
+    answer = build_app(lambda: None).resolve(event("PUT", path, body), None)  # type: ignore[arg-type]
     error = json.loads(answer["body"])["error"]
     assert int(answer["statusCode"]) == 400 and error["code"] == "invalid_request" and error["fields"]
 
 
 @pytest.mark.parametrize("path", ["/admin/connections/c1/settings", "/admin/connections/c1/listings/1/connection"])
 def test_a_json_route_sent_another_media_type_is_a_bad_request(path: str) -> None:
-    answer = build_app(lambda: None).resolve(event("PUT", path, "{}", {"content-type": "text/plain"}), None)
+    answer = build_app(lambda: None).resolve(event("PUT", path, "{}", {"content-type": "text/plain"}),
+                                             None)  # type: ignore[arg-type]
     assert int(answer["statusCode"]) == 400 and json.loads(answer["body"])["error"]["fields"] == {
         "body": "send Content-Type: application/json"}
 
@@ -103,5 +104,5 @@ def test_a_signed_event_that_cannot_be_queued_is_a_bad_request(changes: dict[str
                     {"x-wholecell-timestamp": stamp, "x-wholecell-signature": signature})
     request["routeKey"] = "POST /wholecell/{connection_id}/shipments"
     request["pathParameters"] = {"connection_id": "c1"}
-    assert int(app.resolve(request, None)["statusCode"]) == 400
+    assert int(app.resolve(request, None)["statusCode"]) == 400  # type: ignore[arg-type]
     assert queue.sent == []

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from wholecell_temu.domain.quantities import TEMU_CLOSED_STATUSES
-from wholecell_temu.domain.settings import TEMU_ORDER_STATUS_CODES
+from wholecell_temu.domain.settings import TEMU_ORDER_STATUS_CODES  # type: ignore[attr-defined]  # its use there
 from wholecell_temu.jobs.shipment_push import ShipmentOutcome
 from wholecell_temu.store.states import AddressState, ImportState, ShipmentState
 from wholecell_temu.temu import codes
 from wholecell_temu.temu.codes import OrderStatus
-from wholecell_temu.temu.errors import VERIFY_CODES as CLASSIFIED_VERIFY_CODES
+from wholecell_temu.temu.errors import VERIFY_CODES as CLASSIFIED_VERIFY_CODES  # type: ignore[attr-defined]
 
 
 def test_order_statuses_and_their_groups() -> None:

@@ -35,19 +35,19 @@ class FakeClock(Clock):
     """Virtual monotonic time and sleeps; wall time stays real (the sandbox checks timestamps)."""
 
     def __init__(self, wall_offset: float = 0.0) -> None:
-        self.now = 0.0
+        self.ticks = 0.0
         self.sleeps: list[float] = []
         self.wall_offset = wall_offset
 
     def monotonic(self) -> float:
-        return self.now
+        return self.ticks
 
     def time(self) -> float:
         return time.time() + self.wall_offset
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
+        self.ticks += max(0.0, seconds)
 
 
 class RealSleepClock(FakeClock):

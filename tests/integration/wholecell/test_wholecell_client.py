@@ -39,19 +39,19 @@ SKUS = ["IP13-128-BLK-B", "IP14-256-BLU-A", "PIXEL7-128-GRN-B"]
 
 class FakeClock(Clock):
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.ticks = 1000.0
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
-        return self.now
+        return self.ticks
 
     def time(self) -> float:
-        return 1_767_000_000.0 + self.now
+        return 1_767_000_000.0 + self.ticks
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.sleeps.append(seconds)
-            self.now += seconds
+            self.ticks += seconds
 
 
 @pytest.fixture(scope="module")

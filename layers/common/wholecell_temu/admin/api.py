@@ -51,6 +51,7 @@ from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import ListingRepository
 from wholecell_temu.store.orders import OrderRepository
 from wholecell_temu.store.shipments import ShipmentRepository
+from wholecell_temu.web import base_url
 
 
 def responses(success: tuple[int, str, type[Any]] | None = None, *, conflict: bool = False
@@ -97,13 +98,6 @@ def openapi_document(app: APIGatewayHttpResolver, title: str, version: str = "1"
         if f'"#/components/schemas/{name}"' not in json.dumps(document):
             schemas.pop(name, None)
     return document
-
-
-def base_url(app: APIGatewayHttpResolver) -> str:
-    """The public base URL of this API, from the request (API Gateway's domain name)."""
-    domain = app.current_event.request_context.domain_name
-    local = domain.startswith(("127.0.0.1", "localhost"))
-    return f"{'http' if local else 'https'}://{domain}"
 
 
 def request_json(app: APIGatewayHttpResolver) -> Any:

@@ -205,6 +205,28 @@ def _push_checks(listing: Listing, calculated: int | None, dry_run: bool) -> lis
     return checks
 
 
+def _mirror_view(mirror: Mirror, last_run: Run | None) -> MirrorView:
+    return MirrorView(
+        rebuilt_at=mirror.state.rebuilt_at, units_watermark=mirror.state.units_watermark,
+        orders_watermark=mirror.state.orders_watermark, temu_stock_checked_at=mirror.state.reasserted_at,
+        last_run_outcome=last_run.outcome.value if last_run else None,
+        last_run_at=(last_run.ended_at or last_run.started_at) if last_run else None,
+        last_run_reason=last_run.reason if last_run else None)
+
+
+def _units_check(links: list[LinkDiagnosis], rules: CountingRules) -> Check:
+    """Does any unit of the connected SKUs count as available, and if not, what would make it count."""
+    counted = sum(link.available for link in links)
+    if counted:
+        return _ok("units", f"{counted} units count as available")
+    seen = sum(group.units for link in links for group in link.units)
+    return _problem("units", f"no unit counts as available ({seen} seen in other statuses, "
+                    "warehouses or committed)",
+                    f"units count when their status is one of {sorted(rules.inventory_statuses)}"
+                    + (f" and their warehouse one of {sorted(rules.warehouses)}"
+                       if rules.warehouses is not None else "") + " and they are not committed")
+
+
 def diagnose(service: ConnectionService, listings: ListingRepository, mirror_store: InventoryMirror,
              connection_id: str, temu_sku_id: int) -> Diagnosis:
     connection = service.require(connection_id)
@@ -212,12 +234,7 @@ def diagnose(service: ConnectionService, listings: ListingRepository, mirror_sto
     listing = listings.get(connection_id, temu_sku_id)
     mirror = mirror_store.load(connection_id)
     last_run = service.services.runs.latest(connection_id, JOB)
-    mirror_view = MirrorView(
-        rebuilt_at=mirror.state.rebuilt_at, units_watermark=mirror.state.units_watermark,
-        orders_watermark=mirror.state.orders_watermark, temu_stock_checked_at=mirror.state.reasserted_at,
-        last_run_outcome=last_run.outcome.value if last_run else None,
-        last_run_at=(last_run.ended_at or last_run.started_at) if last_run else None,
-        last_run_reason=last_run.reason if last_run else None)
+    mirror_view = _mirror_view(mirror, last_run)
     rules = CountingRules.from_settings(settings, mirror.state.open_statuses)
     if listing is None:
         return Diagnosis(
@@ -250,16 +267,7 @@ def diagnose(service: ConnectionService, listings: ListingRepository, mirror_sto
         checks.append(_ok("active", "active on Temu"))
     checks += _sync_checks(connection, listing, last_run)
     if listing.connection is not None:
-        counted = sum(link.available for link in links)
-        if counted == 0:
-            seen = sum(group.units for link in links for group in link.units)
-            checks.append(_problem("units", f"no unit counts as available ({seen} seen in other statuses, "
-                                   "warehouses or committed)",
-                                   f"units count when their status is one of {sorted(rules.inventory_statuses)}"
-                                   + (f" and their warehouse one of {sorted(rules.warehouses)}"
-                                      if rules.warehouses is not None else "") + " and they are not committed"))
-        else:
-            checks.append(_ok("units", f"{counted} units count as available"))
+        checks.append(_units_check(links, rules))
         held = sum(link.outstanding for link in links)
         checks.append(_ok("outstanding", f"{held} units held back by open sales orders" if held
                           else "no open sales order holds units back"))

@@ -7,10 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from wholecell_temu.admin.api import base_url
 from wholecell_temu.api_errors import ApiError
 from wholecell_temu.auth.pages import connected_page, error_page, received_page
 from wholecell_temu.auth.service import AuthorizationService
+from wholecell_temu.web import base_url
 
 
 def build_app(service_factory: Callable[[], AuthorizationService]) -> APIGatewayHttpResolver:

@@ -137,11 +137,24 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
         raise PermanentShipmentError("no item of the Temu order is waiting to be shipped")
     if not boxes:
         raise PermanentShipmentError("no tracking number to confirm")
+    assigned = _assign_to_boxes(parent_order_sn, to_ship, boxes, sku_of_line)
+    packages = _box_packages(boxes, assigned, warehouse_id)
+    if len(packages) == 1:
+        return [(SEND_ONE_PACKAGE, packages)]
+    shipped = sum(len(package.lines) for package in packages)
+    if shipped == len(to_ship):
+        return [(SEND_SPLIT, packages)]
+    return [(SEND_ONE_PACKAGE, [package]) for package in packages]
 
-    def line(item: OrderItem) -> ShipmentLine:
-        return ShipmentLine(parent_order_sn=parent_order_sn, order_sn=item.order_sn, quantity=item.quantity,
-                            goods_id=item.goods_id, sku_id=item.sku_id)
 
+def _line(parent_order_sn: str, item: OrderItem) -> ShipmentLine:
+    return ShipmentLine(parent_order_sn=parent_order_sn, order_sn=item.order_sn, quantity=item.quantity,
+                        goods_id=item.goods_id, sku_id=item.sku_id)
+
+
+def _assign_to_boxes(parent_order_sn: str, to_ship: list[OrderItem], boxes: list[Box],
+                     sku_of_line: Mapping[str, str | None]) -> dict[int, list[ShipmentLine]]:
+    """`{box index: lines}`: each item in the box that holds its SKU, else in the catch-all box (if any)."""
     assigned: dict[int, list[ShipmentLine]] = {index: [] for index in range(len(boxes))}
     room = [dict(box.skus) for box in boxes]
     catch_all = next((index for index, box in enumerate(boxes) if not box.skus), None)
@@ -152,11 +165,17 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
             continue  # no box holds it: it ships later
         if sku and room[target].get(sku, 0) > 0:
             room[target][sku] -= item.quantity
-        assigned[target].append(line(item))
+        assigned[target].append(_line(parent_order_sn, item))
     if len(boxes) == 1 and not assigned[0]:
         # one tracking number whose items match no line (SKUs renamed, or lines that were
         # Unknown SKU when imported): it is the order's one package, everything goes in it
-        assigned[0] = [line(item) for item in to_ship]
+        assigned[0] = [_line(parent_order_sn, item) for item in to_ship]
+    return assigned
+
+
+def _box_packages(boxes: list[Box], assigned: Mapping[int, list[ShipmentLine]],
+                  warehouse_id: str) -> list[ShipmentPackage]:
+    """One package per box with lines; boxes with none travel as extra boxes of the first package."""
     packages: list[ShipmentPackage] = []
     extra: list[SubPackage] = []
     for index, box in enumerate(boxes):
@@ -172,12 +191,7 @@ def plan_packages(parent_order_sn: str, items: Iterable[OrderItem], boxes: list[
     if extra:
         first = packages[0]
         packages[0] = first.model_copy(update={"sub_packages": [*(first.sub_packages or []), *extra][:10]})
-    if len(packages) == 1:
-        return [(SEND_ONE_PACKAGE, packages)]
-    shipped = sum(len(package.lines) for package in packages)
-    if shipped == len(to_ship):
-        return [(SEND_SPLIT, packages)]
-    return [(SEND_ONE_PACKAGE, [package]) for package in packages]
+    return packages
 
 
 # A confirmation costs at most this many Temu calls in the common worst case: the order detail,

@@ -74,21 +74,39 @@ def shipstation_problems(settings: ConnectionSettings, statuses: Iterable[SalesO
     problems: list[ShipStationProblem] = []
     if channels is not None:
         problems += _channel_problems(settings.sales_channel, list(channels))
-    statuses = None if statuses is None else list(statuses)
-    synced_by_title = None if statuses is None else {s.title: s.sync_to_shipstation for s in statuses}
     status_map = settings.order_status_map
-    synced = [] if synced_by_title is None else [title for title, on in synced_by_title.items() if on]
-    not_synced = [] if synced_by_title is None else [title for title, on in synced_by_title.items() if not on]
-
-    if str(UN_SHIPPING) not in status_map:
-        problems.append(ShipStationProblem(
-            "order_status_map", "error", "awaiting_unmapped",
-            "Temu status 2 (awaiting shipment) is not mapped, so orders ready to ship never reach a status "
-            "that syncs to ShipStation",
-            "map '2' to a status that syncs to ShipStation"
-            + (f" {_synced_hint(synced)}" if synced_by_title is not None else "")))
-    if synced_by_title is None:
+    if statuses is None:
+        if str(UN_SHIPPING) not in status_map:
+            problems.append(_awaiting_unmapped(""))
         return problems
+    statuses = list(statuses)
+    synced_by_title = {s.title: s.sync_to_shipstation for s in statuses}
+    synced = [title for title, on in synced_by_title.items() if on]
+    not_synced = [title for title, on in synced_by_title.items() if not on]
+    if str(UN_SHIPPING) not in status_map:
+        problems.append(_awaiting_unmapped(f" {_synced_hint(synced)}"))
+    problems += _to_ship_problems(status_map, synced_by_title, synced)
+    problems += _pending_problems(settings, synced_by_title, not_synced)
+    # for a closed Temu status, a status neither synced nor open (it should not hold stock back either)
+    closed_fits = [s.title for s in statuses if not s.sync_to_shipstation and not s.open] or not_synced
+    problems += _closed_problems(status_map, synced_by_title, closed_fits)
+    return problems
+
+
+def _awaiting_unmapped(hint: str) -> ShipStationProblem:
+    """Temu's awaiting shipment (2) mapped to no status (`hint`: the statuses that sync, when known)."""
+    return ShipStationProblem(
+        "order_status_map", "error", "awaiting_unmapped",
+        "Temu status 2 (awaiting shipment) is not mapped, so orders ready to ship never reach a status "
+        "that syncs to ShipStation",
+        "map '2' to a status that syncs to ShipStation" + hint)
+
+
+
+def _to_ship_problems(status_map: dict[str, str], synced_by_title: dict[str, bool],
+                      synced: list[str]) -> list[ShipStationProblem]:
+    """An order waiting to be shipped mapped to a status WholeCell lacks, or to one that does not sync."""
+    problems: list[ShipStationProblem] = []
     for code, severity in TO_SHIP:
         title = status_map.get(str(code))
         if title is None:
@@ -108,17 +126,28 @@ def shipstation_problems(settings: ConnectionSettings, statuses: Iterable[SalesO
                 "so those orders are not exported",
                 (f"map '{code}' to a status that syncs ({_titles(synced)}) or " if synced else "")
                 + f"turn on 'Sync to Shipstation' for {title!r} ({STATUS_SETTINGS})"))
-    pending = status_map.get(str(PENDING))
+    return problems
+
+
+def _pending_problems(settings: ConnectionSettings, synced_by_title: dict[str, bool],
+                      not_synced: list[str]) -> list[ShipStationProblem]:
+    """Pending orders imported (import_pending) into a status that syncs."""
+    pending = settings.order_status_map.get(str(PENDING))
     if settings.order_acknowledgment == "import_pending" and pending is not None and synced_by_title.get(pending):
-        problems.append(ShipStationProblem(
+        return [ShipStationProblem(
             "order_status_map", "warning", "pending_synced",
             f"Temu status 1 (pending) maps to {pending!r}, which syncs to ShipStation: with order_acknowledgment "
             "'import_pending', ShipStation may ship an order Temu has not moved to awaiting shipment yet "
             "(it has no address yet and can still be cancelled)",
             f"map '1' to a status that does not sync to ShipStation ({_titles(not_synced)}), "
-            "or set order_acknowledgment to 'wait_for_confirmation'"))
-    # for a closed Temu status, a status neither synced nor open (it should not hold stock back either)
-    closed_fits = [s.title for s in statuses or [] if not s.sync_to_shipstation and not s.open] or not_synced
+            "or set order_acknowledgment to 'wait_for_confirmation'")]
+    return []
+
+
+def _closed_problems(status_map: dict[str, str], synced_by_title: dict[str, bool],
+                     closed_fits: list[str]) -> list[ShipStationProblem]:
+    """A closed Temu status (cancelled, shipped, delivered) mapped to a status that syncs."""
+    problems: list[ShipStationProblem] = []
     for code in CLOSED:
         title = status_map.get(str(code))
         if title is not None and synced_by_title.get(title):
@@ -128,7 +157,6 @@ def shipstation_problems(settings: ConnectionSettings, statuses: Iterable[SalesO
                 f"{MEANINGS[code]} order would be exported and could be shipped",
                 f"map '{code}' to a status that does not sync to ShipStation ({_titles(closed_fits)})"))
     return problems
-
 
 def _channel_problems(name: str, channels: list[str]) -> list[ShipStationProblem]:
     if name in channels:

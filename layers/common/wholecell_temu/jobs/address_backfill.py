@@ -15,6 +15,7 @@ from __future__ import annotations
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.order_import import read_address
+from wholecell_temu.jobs.ports import AddressBackfillTemu, AddressBackfillWholeCell
 from wholecell_temu.observability import logger
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
 from wholecell_temu.store.states import AddressState, ImportState
@@ -25,7 +26,7 @@ STATUS_CHUNK = 20  # parentOrderSnList holds at most 20 orders per list call
 TIME_RESERVE_SECONDS = 30  # stop filling with this much time left; a follow-up run goes on
 
 
-def current_statuses(context: JobContext, sns: list[str]) -> dict[str, int]:
+def current_statuses(context: JobContext[AddressBackfillTemu, object], sns: list[str]) -> dict[str, int]:
     """Temu's status of orders the import last saw pending, 20 per list call (not one detail
     read each: a shop can have hundreds of orders waiting for the buyer's confirmation)."""
     statuses: dict[str, int] = {}
@@ -37,7 +38,8 @@ def current_statuses(context: JobContext, sns: list[str]) -> dict[str, int]:
     return statuses
 
 
-def run(context: JobContext, orders: OrderRepository | None = None) -> None:
+def run(context: JobContext[AddressBackfillTemu, AddressBackfillWholeCell],
+        orders: OrderRepository | None = None) -> None:
     orders = orders or OrderRepository(context.clock)
     connection_id = context.connection.connection_id
     records = [record for sn in orders.iter_awaiting_address(connection_id)
@@ -45,50 +47,63 @@ def run(context: JobContext, orders: OrderRepository | None = None) -> None:
                and record.import_state == ImportState.IMPORTED and record.address_state == AddressState.AWAITING]
     if records:
         context.count("awaiting", len(records))
-    # re-check what the import last saw pending: it may not have seen the change yet
-    pending = [r.parent_order_sn for r in records if (r.temu_status or 0) not in ADDRESS_RELEASED]
-    failures = 0
-    statuses: dict[str, int] = {}
-    try:
-        statuses = current_statuses(context, pending) if pending else {}
-    except ExternalApiError as exc:  # the released ones are still filled; the rest wait for the next run
-        if exc.error_class is ErrorClass.REAUTHORIZE:
-            raise
-        failures += 1
-        context.count("status_check_failed")
-        logger.warning("Temu status check failed", extra={"error": str(exc)})
+    statuses, failures = _rechecked_statuses(context, records)
     for record in records:
-        sn = record.parent_order_sn
-        status = statuses.get(sn, record.temu_status or 0)
-        if status in CLOSED:
-            orders.set_address_state(connection_id, sn, AddressState.UNAVAILABLE,
-                                     f"Temu status {status} before an address was released", status)
-            context.count("given_up")
-            continue
-        if status not in ADDRESS_RELEASED:
-            context.count("still_pending")
-            continue
-        if context.seconds_left() < TIME_RESERVE_SECONDS:
-            context.count("left_for_next_run")
-            context.continue_later()
-            continue
-        try:
-            fill(context, orders, record, status)
-        except ExternalApiError as exc:
-            if exc.error_class is ErrorClass.REAUTHORIZE:
-                raise
-            failures += 1
-            context.count("failed")
-            logger.warning("address not filled", extra={"parent_order_sn": sn, "error": str(exc)})
-            orders.set_address_state(connection_id, sn, AddressState.AWAITING,
-                                     f"last attempt failed: {exc}"[:300])
+        status = statuses.get(record.parent_order_sn, record.temu_status or 0)
+        failures += _backfill(context, orders, record, status)
     logger.info("address backfill done", extra={"counts": context.counts})
     if failures and not context.counts.get("filled"):
         raise ExternalApiError(f"no address could be filled ({failures} failures)", error_class=ErrorClass.RETRYABLE,
                                operation="address_backfill")
 
 
-def fill(context: JobContext, orders: OrderRepository, record: OrderRecord, status: int) -> None:
+def _rechecked_statuses(context: JobContext[AddressBackfillTemu, object],
+                        records: list[OrderRecord]) -> tuple[dict[str, int], int]:
+    """Temu's status now of the orders the import last saw pending (it may not have seen the
+    change yet), and the failures (0 or 1): when the check fails, the released ones are still
+    filled and the rest wait for the next run."""
+    pending = [r.parent_order_sn for r in records if (r.temu_status or 0) not in ADDRESS_RELEASED]
+    try:
+        return (current_statuses(context, pending) if pending else {}), 0
+    except ExternalApiError as exc:
+        if exc.error_class is ErrorClass.REAUTHORIZE:
+            raise
+        context.count("status_check_failed")
+        logger.warning("Temu status check failed", extra={"error": str(exc)})
+        return {}, 1
+
+
+def _backfill(context: JobContext[AddressBackfillTemu, AddressBackfillWholeCell], orders: OrderRepository,
+              record: OrderRecord, status: int) -> int:
+    """One order at Temu's `status`: given up, left waiting or filled; the failures (0 or 1)."""
+    connection_id, sn = context.connection.connection_id, record.parent_order_sn
+    if status in CLOSED:
+        orders.set_address_state(connection_id, sn, AddressState.UNAVAILABLE,
+                                 f"Temu status {status} before an address was released", status)
+        context.count("given_up")
+        return 0
+    if status not in ADDRESS_RELEASED:
+        context.count("still_pending")
+        return 0
+    if context.seconds_left() < TIME_RESERVE_SECONDS:
+        context.count("left_for_next_run")
+        context.continue_later()
+        return 0
+    try:
+        fill(context, orders, record, status)
+    except ExternalApiError as exc:
+        if exc.error_class is ErrorClass.REAUTHORIZE:
+            raise
+        context.count("failed")
+        logger.warning("address not filled", extra={"parent_order_sn": sn, "error": str(exc)})
+        orders.set_address_state(connection_id, sn, AddressState.AWAITING,
+                                 f"last attempt failed: {exc}"[:300])
+        return 1
+    return 0
+
+
+def fill(context: JobContext[AddressBackfillTemu, AddressBackfillWholeCell], orders: OrderRepository,
+         record: OrderRecord, status: int) -> None:
     """Read the released address and PATCH it onto the WholeCell order. Never logged."""
     connection_id, sn = context.connection.connection_id, record.parent_order_sn
     try:

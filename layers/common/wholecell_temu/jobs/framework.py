@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -27,14 +27,13 @@ from wholecell_temu.config import Settings
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.ports import JobTemu, JobWholeCell
 from wholecell_temu.net import Clock
 from wholecell_temu.observability import logger, metrics, tracer
 from wholecell_temu.queues import JobMessage, enqueue, sqs_client
 from wholecell_temu.secrets import SecretStore
 from wholecell_temu.services import Services
 from wholecell_temu.store.runs import Outcome, Run, RunLog
-from wholecell_temu.temu import TemuClient
-from wholecell_temu.wholecell import WholeCellClient
 
 Counts = dict[str, int]
 
@@ -47,8 +46,12 @@ class JobSkipped(Exception):
 
 
 @dataclass
-class JobContext:
-    """Everything a job needs for one connection, built lazily."""
+class JobContext[TemuT = Any, WholeCellT = Any]:
+    """Everything a job needs for one connection, built lazily.
+
+    A job names the ports it uses (`JobContext[OrderImportTemu, OrderImportWholeCell]`, see
+    `jobs.ports`): mypy then holds it to those methods. The clients are the real ones unless a
+    test hands in its own (`with_clients`)."""
 
     settings: Settings
     connection: Connection
@@ -63,12 +66,19 @@ class JobContext:
     notes: list[str] = field(default_factory=list)  # problems the run found and worked around: its reason
 
     @cached_property
-    def temu(self) -> TemuClient:
-        return clients.temu_client(self.settings, self.secrets, self.connection)
+    def temu(self) -> TemuT:
+        client: JobTemu = clients.temu_client(self.settings, self.secrets, self.connection)  # satisfies every port
+        return cast("TemuT", client)
 
     @cached_property
-    def wholecell(self) -> WholeCellClient:
-        return clients.wholecell_client(self.settings, self.secrets, self.connection)
+    def wholecell(self) -> WholeCellT:
+        client: JobWholeCell = clients.wholecell_client(self.settings, self.secrets, self.connection)
+        return cast("WholeCellT", client)
+
+    def with_clients[T, W](self, *, temu: T, wholecell: W) -> JobContext[T, W]:
+        """This context with the given clients in place of the real ones (tests: the shared fakes)."""
+        self.__dict__["temu"], self.__dict__["wholecell"] = temu, wholecell  # what the cached properties hold
+        return cast("JobContext[T, W]", self)
 
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -95,7 +105,7 @@ class JobContext:
         return "; ".join(part for part in (reason, *self.notes) if part) or None
 
 
-JobFn = Callable[[JobContext], None]
+JobFn = Callable[[JobContext[JobTemu, JobWholeCell]], None]
 
 
 def fan_out(services: Services, job: str, sqs: Any = None) -> int:
@@ -188,15 +198,24 @@ def _run_leased(services: Services, connection: Connection, run: Run, job_fn: Jo
     """Run the job under its lease; the finished run and whether a follow-up run is wanted."""
     job = run.job
     run = services.runs.mark_running(run)
-    context = JobContext(services.settings, connection, run, services.secrets, services.runs, deadline=deadline,
-                         target=target, clock=services.clock)
+    context: JobContext[JobTemu, JobWholeCell] = JobContext(
+        services.settings, connection, run, services.secrets, services.runs, deadline=deadline, target=target,
+        clock=services.clock)
     try:
         job_fn(context)
     except JobSkipped as skipped:
         return services.runs.finish(run, Outcome.SKIPPED, context.counts, context.reason(str(skipped))), False
     except ExternalApiError as exc:
         if exc.error_class is ErrorClass.REAUTHORIZE:
-            services.connections.mark_needs_reauthorization(connection.connection_id, str(exc))
+            if not services.connections.mark_needs_reauthorization(
+                    connection.connection_id, str(exc), credentials_version=connection.credentials_version) \
+                    and _reauthorized_since(services, connection):
+                # the shop was re-authorized while this run used the token it replaced (Temu revoked
+                # it): fail the run, SQS delivers it again and it reads the new token
+                services.runs.finish(run, Outcome.FAILED, context.counts,
+                                     context.reason(f"token replaced while the run used the old one: {exc}"))
+                raise ExternalApiError(f"token replaced during the run: {exc}", error_class=ErrorClass.RETRYABLE,
+                                       operation=exc.operation) from exc
             metrics.add_metric(name="ConnectionNeedsReauthorization", unit=MetricUnit.Count, value=1)
             logger.warning("connection needs re-authorization", extra={"error": str(exc)})
             return services.runs.finish(run, Outcome.FAILED, context.counts,
@@ -211,6 +230,13 @@ def _run_leased(services: Services, connection: Connection, run: Run, job_fn: Jo
         reason = "time ran short: the rest continues in a follow-up run"
         return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, context.reason(reason)), True
     return services.runs.finish(run, Outcome.SUCCEEDED, context.counts, context.reason()), False
+
+
+def _reauthorized_since(services: Services, connection: Connection) -> bool:
+    """The connection is active on credentials other than the ones this run read."""
+    current = services.connections.get(connection.connection_id)
+    return current is not None and current.status is ConnectionStatus.ACTIVE \
+        and current.credentials_version != connection.credentials_version
 
 
 def make_job_handler(job: str, job_fn: JobFn) -> Callable[[dict[str, Any], Any], Any]:

@@ -8,6 +8,8 @@ SKU Temu no longer returns was deleted there: it is marked ended, never removed.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from wholecell_temu.domain.listings import (
     TEMU_SKU_ACTIVE,
     TEMU_SKU_INACTIVE,
@@ -16,13 +18,14 @@ from wholecell_temu.domain.listings import (
     listing_status,
 )
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.ports import ListingImportTemu, ListingImportWholeCell
 from wholecell_temu.observability import logger
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.temu.models import Sku
 
 
-def read_temu_skus(context: JobContext) -> dict[int, Sku]:
+def read_temu_skus(context: JobContext[ListingImportTemu, object]) -> dict[int, Sku]:
     """Every active and inactive SKU of the shop, keyed by SKU id (a SKU seen twice counts once)."""
     skus: dict[int, Sku] = {}
     for search_type in (TEMU_SKU_ACTIVE, TEMU_SKU_INACTIVE):
@@ -31,7 +34,40 @@ def read_temu_skus(context: JobContext) -> dict[int, Sku]:
     return skus
 
 
-def run(context: JobContext, repository: ListingRepository | None = None,
+def _listing(connection_id: str, sku: Sku, before: Listing | None, wholecell_skus: set[str],
+             now: datetime) -> Listing:
+    """The listing of one Temu SKU as Temu shows it now, keeping what the table knew before."""
+    seller_sku = sku.sku_sn or None
+    return Listing(
+        connection_id=connection_id,
+        temu_sku_id=sku.sku_id,
+        temu_goods_id=sku.goods_id,
+        seller_sku=seller_sku,
+        title=sku.goods_name,
+        spec=sku.spec_name,
+        status=listing_status(sku.status, sku.show_sub_status),
+        temu_status=sku.status,
+        temu_sub_status=sku.show_sub_status,
+        connection=auto_connection(seller_sku, wholecell_skus, before.connection if before else None),
+        temu_quantity=sku.stock,
+        temu_quantity_seen_at=now,
+        first_seen_at=before.first_seen_at if before else now,
+        last_seen_at=now,
+    )
+
+
+def _count_listing(context: JobContext[ListingImportTemu, ListingImportWholeCell], listing: Listing,
+                   before: Listing | None) -> None:
+    if before is not None and before.status is ListingStatus.ACTIVE and listing.status is ListingStatus.ENDED:
+        context.count("ended")
+    if listing.connection is not None and listing.connection.mode == "auto" and (
+        before is None or before.connection != listing.connection
+    ):
+        context.count("auto_connected")
+    context.count("connected" if listing.connection else "unconnected")
+
+
+def run(context: JobContext[ListingImportTemu, ListingImportWholeCell], repository: ListingRepository | None = None,
         catalog: InventoryMirror | None = None) -> None:
     repository = repository or ListingRepository()
     connection_id = context.connection.connection_id
@@ -45,34 +81,12 @@ def run(context: JobContext, repository: ListingRepository | None = None,
     changed: list[Listing] = []
     for sku_id, sku in temu_skus.items():
         before = existing.get(sku_id)
-        seller_sku = sku.sku_sn or None
-        listing = Listing(
-            connection_id=connection_id,
-            temu_sku_id=sku_id,
-            temu_goods_id=sku.goods_id,
-            seller_sku=seller_sku,
-            title=sku.goods_name,
-            spec=sku.spec_name,
-            status=listing_status(sku.status, sku.show_sub_status),
-            temu_status=sku.status,
-            temu_sub_status=sku.show_sub_status,
-            connection=auto_connection(seller_sku, wholecell_skus, before.connection if before else None),
-            temu_quantity=sku.stock,
-            temu_quantity_seen_at=now,
-            first_seen_at=before.first_seen_at if before else now,
-            last_seen_at=now,
-        )
+        listing = _listing(connection_id, sku, before, wholecell_skus, now)
         if before is None:
             new.append(listing)
         elif not listing.same_import_state(before):
             changed.append(listing)
-        if before is not None and before.status is ListingStatus.ACTIVE and listing.status is ListingStatus.ENDED:
-            context.count("ended")
-        if listing.connection is not None and listing.connection.mode == "auto" and (
-            before is None or before.connection != listing.connection
-        ):
-            context.count("auto_connected")
-        context.count("connected" if listing.connection else "unconnected")
+        _count_listing(context, listing, before)
 
     for sku_id, before in existing.items():  # deleted on Temu: ended, kept
         if sku_id not in temu_skus and before.status is ListingStatus.ACTIVE:

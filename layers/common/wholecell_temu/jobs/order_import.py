@@ -55,6 +55,7 @@ from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.domain.watermarks import advanced_watermark
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.ports import AddressTemu, OrderImportTemu, OrderImportWholeCell
 from wholecell_temu.jobs.shipstation_setup import check_shipstation_setup
 from wholecell_temu.observability import logger, metrics
 from wholecell_temu.store.inventory import InventoryMirror, Mirror
@@ -84,7 +85,8 @@ class ChannelMissing(ExternalApiError):
     """ShipStation sync needs the sales channel to exist in WholeCell with exactly this name."""
 
 
-def read_address(context: JobContext, parent_order_sn: str, region_id: int | None) -> ShippingAddress:
+def read_address(context: JobContext[AddressTemu, object], parent_order_sn: str,
+                 region_id: int | None) -> ShippingAddress:
     """The ship-to, decrypted when the plain call masks it. Never logged."""
     address = context.temu.shipping_info(parent_order_sn)
     if address.is_masked:
@@ -113,7 +115,7 @@ class FollowUp:
 
 @dataclass
 class OrderImporter:
-    context: JobContext
+    context: JobContext[OrderImportTemu, OrderImportWholeCell]
     orders: OrderRepository
     listings: ListingRepository
     mirror: InventoryMirror
@@ -461,8 +463,9 @@ class OrderImporter:
         return outcomes
 
 
-def run(context: JobContext, orders: OrderRepository | None = None, listings: ListingRepository | None = None,
-        mirror: InventoryMirror | None = None, parent_order_sn: str | None = None) -> None:
+def run(context: JobContext[OrderImportTemu, OrderImportWholeCell], orders: OrderRepository | None = None,
+        listings: ListingRepository | None = None, mirror: InventoryMirror | None = None,
+        parent_order_sn: str | None = None) -> None:
     orders = orders or OrderRepository(context.clock)
     settings = context.connection.settings
     connection_id = context.connection.connection_id
@@ -479,12 +482,7 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
                              first_run=watermark is None and parent_order_sn is None,
                              explicit=parent_order_sn is not None)
     if parent_order_sn is not None:  # re-import of one order (admin)
-        outcome = importer.reconcile(importer.current_view(parent_order_sn))
-        if outcome.failed:
-            raise ExternalApiError(outcome.failed, error_class=ErrorClass.RETRYABLE, operation="reimport")
-        if outcome.unfinished:  # delivered again, once the other run has let the order go
-            raise ExternalApiError(f"another run is updating order {parent_order_sn} right now",
-                                   error_class=ErrorClass.RETRYABLE, operation="reimport")
+        _reimport(importer, parent_order_sn)
         return
 
     now = int(context.clock.time())
@@ -498,20 +496,36 @@ def run(context: JobContext, orders: OrderRepository | None = None, listings: Li
     context.count("orders_seen", len(outcomes))
 
     failed = [o for o in outcomes if o.failed]
-    # only the poll moves the watermark: a revisit reads its order later than the poll read the
-    # window, and its work list (not the watermark) brings a failed one back next run
-    held = [o for o in polled if o.failed or o.unfinished]  # held back before: seen again next run
-    newest = advanced_watermark(watermark, max((o.update_time for o in polled if o not in held), default=None),
-                                min((o.update_time for o in held), default=None), lambda seconds: seconds - 1)
-    if not settings.order_import_enabled:
-        # a run by hand while the switch is off imports nothing: it records why, and leaves the
-        # watermark (and so the first import's window) to the first run that imports
-        context.count("watermark_kept_while_off")
-    elif newest:
-        orders.advance_watermark(connection_id, newest)
-    elif watermark is None:
-        orders.advance_watermark(connection_id, start)  # first run with nothing found: later runs are not first
+    _move_watermark(context, orders, watermark, start, polled)
     if failed:
         raise ExternalApiError(f"{len(failed)} order(s) not imported, first {failed[0].parent_order_sn}: "
                                f"{failed[0].failed}", error_class=ErrorClass.RETRYABLE, operation="order_import")
     logger.info("order import done", extra={"counts": context.counts})
+
+
+def _reimport(importer: OrderImporter, parent_order_sn: str) -> None:
+    """One order again (admin): a failure or another run holding the order → retried."""
+    outcome = importer.reconcile(importer.current_view(parent_order_sn))
+    if outcome.failed:
+        raise ExternalApiError(outcome.failed, error_class=ErrorClass.RETRYABLE, operation="reimport")
+    if outcome.unfinished:  # delivered again, once the other run has let the order go
+        raise ExternalApiError(f"another run is updating order {parent_order_sn} right now",
+                               error_class=ErrorClass.RETRYABLE, operation="reimport")
+
+
+def _move_watermark(context: JobContext[OrderImportTemu, OrderImportWholeCell], orders: OrderRepository,
+                    watermark: int | None, start: int, polled: list[Outcome]) -> None:
+    """Only the poll moves the watermark: a revisit reads its order later than the poll read the
+    window, and its work list (not the watermark) brings a failed one back next run."""
+    held = [o for o in polled if o.failed or o.unfinished]  # held back before: seen again next run
+    newest = advanced_watermark(watermark, max((o.update_time for o in polled if o not in held), default=None),
+                                min((o.update_time for o in held), default=None), lambda seconds: seconds - 1)
+    if not context.connection.settings.order_import_enabled:
+        # a run by hand while the switch is off imports nothing: it records why, and leaves the
+        # watermark (and so the first import's window) to the first run that imports
+        context.count("watermark_kept_while_off")
+    elif newest:
+        orders.advance_watermark(context.connection.connection_id, newest)
+    elif watermark is None:
+        # first run with nothing found: later runs are not first
+        orders.advance_watermark(context.connection.connection_id, start)

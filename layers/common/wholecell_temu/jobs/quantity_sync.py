@@ -53,10 +53,11 @@ from wholecell_temu.domain.quantities import (
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.listing_import import read_temu_skus
+from wholecell_temu.jobs.ports import QuantitySyncTemu, QuantitySyncWholeCell
 from wholecell_temu.observability import logger, metrics
 from wholecell_temu.store.inventory import InventoryMirror, Mirror, MirrorChanges, MirrorState
 from wholecell_temu.store.listings import Listing, ListingRepository, QuantityRecord
-from wholecell_temu.wholecell import InventoryUnit, SalesOrder, WholeCellClient
+from wholecell_temu.wholecell import InventoryUnit, SalesOrder
 
 CLOCK_SKEW = timedelta(minutes=5)  # first watermark: this long before the run started (our clock)
 MAX_CONSECUTIVE_PUSH_FAILURES = 5  # Temu keeps failing after its own retries: stop, retry next run
@@ -104,7 +105,8 @@ class MirrorReader:
     stored content is asked of `load` once the reads are done, so a caller can load it while
     the paced reads run."""
 
-    def __init__(self, context: JobContext, state: MirrorState, load: Callable[[], Mirror], now: datetime) -> None:
+    def __init__(self, context: JobContext[object, QuantitySyncWholeCell], state: MirrorState,
+                 load: Callable[[], Mirror], now: datetime) -> None:
         self.context = context
         self.settings = context.connection.settings
         self.state = state
@@ -113,7 +115,7 @@ class MirrorReader:
         self.overlap = timedelta(seconds=context.settings.wholecell_overlap_seconds)
 
     @property
-    def wholecell(self) -> WholeCellClient:
+    def wholecell(self) -> QuantitySyncWholeCell:
         return self.context.wholecell
 
     def rebuild_reason(self) -> str | None:
@@ -280,7 +282,7 @@ def lowered_since(listings: Iterable[Listing], temu_stock: dict[int, int], now: 
     return max(min(pushed) - ORDER_TIME_MARGIN, now - ORDER_LOOKBACK)
 
 
-def read_temu_sales(context: JobContext, since: datetime, now: datetime) -> TemuSales | None:
+def read_temu_sales(context: JobContext[QuantitySyncTemu, object], since: datetime, now: datetime) -> TemuSales | None:
     """Every Temu order line placed since `since`, any status (a cancelled order took its units
     when placed). None when the read fails: lowered quantities then go unjudged, the sync goes on."""
     sales: list[TemuSale] = []
@@ -310,7 +312,7 @@ class Plan:
     records: list[QuantityRecord] = field(default_factory=list)  # record-only updates
 
 
-def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rules: CountingRules, *,
+def plan(context: JobContext[object, object], listings: Iterable[Listing], book: StockBook, rules: CountingRules, *,
          temu_stock: dict[int, int] | None, now: datetime, temu_sales: TemuSales | None = None) -> Plan:
     """What to push and what to record, for every listing of the connection. `temu_sales`: the Temu
     orders that may explain a Temu quantity below the one pushed (None: such a listing is not judged)."""
@@ -330,20 +332,8 @@ def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rule
         differs = False
         if temu_stock is not None and listing.last_pushed is not None and temu_value is not None:
             differs = temu_value != listing.last_pushed
-            ordered = (temu_sales.ordered_since(listing.temu_sku_id, listing.last_pushed_at)
-                       if temu_sales is not None and temu_value < listing.last_pushed else None)
-            reading = judge_temu_quantity(temu_value, listing.last_pushed, ordered)
-            overwritten = reading.overwritten
-            if overwritten:
-                context.count("overwritten_on_temu")
-                context.count(f"overwritten_on_temu_{reading.value}")  # _up / _down
-                overwrite = TemuOverwrite(direction="up" if reading is TemuReading.RAISED else "down",
-                                          temu_quantity=temu_value, last_pushed=listing.last_pushed,
-                                          ordered_since_push=ordered, seen_at=now)
-            elif reading is TemuReading.SOLD:
-                context.count("temu_sold_since_push")
-            elif reading is TemuReading.UNJUDGED:
-                context.count("temu_lower_unjudged")
+            overwritten, overwrite = _judge(context, listing, listing.last_pushed, temu_value,
+                                           temu_sales=temu_sales, now=now)
             if differs:
                 context.count("temu_differs")
         if needs_push(quantity, listing.last_pushed, listing.last_error, differs):
@@ -355,10 +345,32 @@ def plan(context: JobContext, listings: Iterable[Listing], book: StockBook, rule
     return result
 
 
+def _judge(context: JobContext[object, object], listing: Listing, last_pushed: int, temu_value: int, *,
+           temu_sales: TemuSales | None, now: datetime) -> tuple[bool | None, TemuOverwrite | None]:
+    """Whether Temu's `temu_value` overwrote the quantity last pushed (None: not judged), and how."""
+    ordered = (temu_sales.ordered_since(listing.temu_sku_id, listing.last_pushed_at)
+               if temu_sales is not None and temu_value < last_pushed else None)
+    reading = judge_temu_quantity(temu_value, last_pushed, ordered)
+    overwritten = reading.overwritten
+    overwrite = None
+    if overwritten:
+        context.count("overwritten_on_temu")
+        context.count(f"overwritten_on_temu_{reading.value}")  # _up / _down
+        overwrite = TemuOverwrite(direction="up" if reading is TemuReading.RAISED else "down",
+                                  temu_quantity=temu_value, last_pushed=last_pushed,
+                                  ordered_since_push=ordered, seen_at=now)
+    elif reading is TemuReading.SOLD:
+        context.count("temu_sold_since_push")
+    elif reading is TemuReading.UNJUDGED:
+        context.count("temu_lower_unjudged")
+    return overwritten, overwrite
+
+
 class Pusher:
     """Sends one stock edit per goods and records every SKU's outcome."""
 
-    def __init__(self, context: JobContext, listings: ListingRepository, now: datetime) -> None:
+    def __init__(self, context: JobContext[QuantitySyncTemu, object], listings: ListingRepository,
+                 now: datetime) -> None:
         self.context = context
         self.listings = listings
         self.now = now
@@ -413,7 +425,44 @@ class Pusher:
             temu_quantity=push.temu_quantity, overwritten_on_temu=overwritten, overwrite=overwrite))
 
 
-def run(context: JobContext, mirror_store: InventoryMirror | None = None,
+def _read_temu(context: JobContext[QuantitySyncTemu, object], stored: list[Listing],
+               now: datetime) -> tuple[dict[int, int], TemuSales | None]:
+    """Temu's quantities, and the Temu orders since the oldest push Temu now shows less than (if any)."""
+    temu_stock = {sku_id: sku.stock for sku_id, sku in read_temu_skus(context).items() if sku.stock is not None}
+    context.count("temu_stock_read", len(temu_stock))
+    since = lowered_since(stored, temu_stock, now)
+    if since is None:
+        return temu_stock, None
+    # some Temu quantity is below what we pushed: did orders take it?
+    return temu_stock, read_temu_sales(context, since, now)
+
+
+def _record_dry_run(context: JobContext[object, object], listings: ListingRepository, work: Plan,
+                    now: datetime) -> None:
+    """A dry run pushes nothing: it records what it would push, once."""
+    to_push = sum(len(p) for p in work.pushes.values())
+    context.count("would_push", to_push)
+    for pushes in work.pushes.values():
+        for push in pushes:
+            if push.quantity != push.listing.last_calculated:  # record what would be pushed, once
+                listings.record_quantity(context.connection.connection_id,
+                                         QuantityRecord(push.listing.temu_sku_id, push.quantity, now))
+    logger.info("dry run: nothing pushed", extra={"would_push": to_push})
+
+
+def _push(context: JobContext[QuantitySyncTemu, object], listings: ListingRepository, work: Plan,
+          now: datetime) -> None:
+    """One stock edit per goods, `temu_push_workers` at a time; Temu failing again and again stops the run."""
+    pusher = Pusher(context, listings, now)
+    with ThreadPoolExecutor(max_workers=context.settings.temu_push_workers) as pool:
+        for future in [pool.submit(pusher.push_goods, goods_id, pushes) for goods_id, pushes in work.pushes.items()]:
+            future.result()
+    if pusher.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
+        raise ExternalApiError("Temu kept failing stock updates; the rest is retried next run",
+                               error_class=ErrorClass.RETRYABLE, operation="bg.local.goods.stock.edit")
+
+
+def run(context: JobContext[QuantitySyncTemu, QuantitySyncWholeCell], mirror_store: InventoryMirror | None = None,
         listings: ListingRepository | None = None) -> None:
     mirror_store = mirror_store or InventoryMirror()
     listings = listings or ListingRepository()
@@ -441,34 +490,17 @@ def run(context: JobContext, mirror_store: InventoryMirror | None = None,
                     or now - state.reasserted_at >= timedelta(minutes=context.settings.quantity_reassert_minutes))
     temu_sales = None
     if reassert_due and not dry_run:
-        temu_stock = {sku_id: sku.stock for sku_id, sku in read_temu_skus(context).items() if sku.stock is not None}
-        context.count("temu_stock_read", len(temu_stock))
-        since = lowered_since(stored_listings.result(), temu_stock, now)
-        if since is not None:  # some Temu quantity is below what we pushed: did orders take it?
-            temu_sales = read_temu_sales(context, since, now)
+        temu_stock, temu_sales = _read_temu(context, stored_listings.result(), now)
     work = plan(context, stored_listings.result(), book, rules, temu_stock=temu_stock, now=now,
                 temu_sales=temu_sales)
 
     for record in work.records:
         listings.record_quantity(connection_id, record)
-    to_push = sum(len(p) for p in work.pushes.values())
     if dry_run:
-        context.count("would_push", to_push)
-        for pushes in work.pushes.values():
-            for push in pushes:
-                if push.quantity != push.listing.last_calculated:  # record what would be pushed, once
-                    listings.record_quantity(connection_id, QuantityRecord(push.listing.temu_sku_id, push.quantity,
-                                                                           now))
-        logger.info("dry run: nothing pushed", extra={"would_push": to_push})
+        _record_dry_run(context, listings, work, now)
         return
 
-    pusher = Pusher(context, listings, now)
-    with ThreadPoolExecutor(max_workers=context.settings.temu_push_workers) as pool:
-        for future in [pool.submit(pusher.push_goods, goods_id, pushes) for goods_id, pushes in work.pushes.items()]:
-            future.result()
-    if pusher.consecutive_failures >= MAX_CONSECUTIVE_PUSH_FAILURES:
-        raise ExternalApiError("Temu kept failing stock updates; the rest is retried next run",
-                               error_class=ErrorClass.RETRYABLE, operation="bg.local.goods.stock.edit")
+    _push(context, listings, work, now)
     if context.counts.get("deferred"):
         context.continue_later()
     if temu_stock is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -42,13 +42,13 @@ from wholecell_temu.domain.shipments import (
 )
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.ports import ShipmentPushTemu, ShipmentPushWholeCell
 from wholecell_temu.observability import METRICS_NAMESPACE, logger, metrics
 from wholecell_temu.queues import ShipmentMessage, dead_letter, parse_shipment
 from wholecell_temu.services import Services
 from wholecell_temu.store.orders import OrderRecord, OrderRepository
-from wholecell_temu.store.shipments import ShipmentClaimHeld, ShipmentRepository
+from wholecell_temu.store.shipments import ShipmentClaimHeld, ShipmentRecord, ShipmentRepository
 from wholecell_temu.store.states import ImportState, ShipmentState
-from wholecell_temu.temu import TemuClient
 from wholecell_temu.temu.codes import ALREADY_DONE, CANCELED, PENDING, PENDING_BUYER_REQUEST, SHIPPED_STATUSES, TO_SHIP
 from wholecell_temu.temu.errors import TemuApiError
 from wholecell_temu.temu.models import Carrier, Order
@@ -96,10 +96,30 @@ def _cached(key: tuple[str, ...], load: Any) -> Any:
     return hit.value
 
 
+def _unconfirmed(order_id: int, boxes: dict[str, Shipment], known: Mapping[str, ShipmentRecord], *,
+                 resend: bool) -> dict[str, Shipment] | ShipmentOutcome:
+    """The shipments (by tracking number) still to confirm, or why none is: all confirmed already,
+    or one failed before (only a resend tries it again)."""
+    pending = {number: s for number, s in boxes.items()
+               if (known.get(shipment_key(order_id, number)) is None
+                   or known[shipment_key(order_id, number)].state != ShipmentState.CONFIRMED)}
+    if not pending:
+        return ShipmentOutcome.ALREADY_CONFIRMED
+    failed = [n for n in pending if (r := known.get(shipment_key(order_id, n))) and r.state == ShipmentState.FAILED]
+    if failed and not resend:
+        return ShipmentOutcome.FAILED_BEFORE
+    return pending
+
+
 class ShipmentConfirmer:
     def __init__(self, services: Services, orders: OrderRepository | None = None,
-                 shipments: ShipmentRepository | None = None) -> None:
+                 shipments: ShipmentRepository | None = None, *,
+                 temu_for: Callable[[Connection], ShipmentPushTemu] | None = None,
+                 wholecell_for: Callable[[Connection], ShipmentPushWholeCell] | None = None) -> None:
+        """`temu_for` and `wholecell_for` build a connection's clients (the real ones unless a test gives its own)."""
         self.services = services
+        self.temu_for = temu_for or self._temu_client
+        self.wholecell_for = wholecell_for or self._wholecell_client
         self.orders = orders or OrderRepository(services.clock)
         self.shipments = shipments or ShipmentRepository(services.clock)
 
@@ -111,7 +131,7 @@ class ShipmentConfirmer:
         logger.append_keys(connection_id=connection.connection_id, sales_order_id=message.sales_order_id)
         if connection.status is not ConnectionStatus.ACTIVE:
             raise RetryLater(f"connection is {connection.status.value}")
-        wholecell = clients.wholecell_client(self.services.settings, self.services.secrets, connection)
+        wholecell = self.wholecell_for(connection)
         order = wholecell.get_sales_order(message.sales_order_id)  # the truth, not the payload
         if order.channel != connection.settings.sales_channel or not order.external_reference:
             return ShipmentOutcome.NOT_A_TEMU_ORDER
@@ -122,15 +142,10 @@ class ShipmentConfirmer:
                  if normalize_tracking(s.tracking_number or "")}
         if not boxes:
             return ShipmentOutcome.NO_TRACKING_NUMBER
-        known = self.shipments.for_order(connection.connection_id, order.id)
-        pending = {number: s for number, s in boxes.items()
-                   if (known.get(shipment_key(order.id, number)) is None
-                       or known[shipment_key(order.id, number)].state != ShipmentState.CONFIRMED)}
-        if not pending:
-            return ShipmentOutcome.ALREADY_CONFIRMED
-        failed = [n for n in pending if (r := known.get(shipment_key(order.id, n))) and r.state == ShipmentState.FAILED]
-        if failed and message.source != "resend":
-            return ShipmentOutcome.FAILED_BEFORE
+        pending = _unconfirmed(order.id, boxes, self.shipments.for_order(connection.connection_id, order.id),
+                               resend=message.source == "resend")
+        if isinstance(pending, ShipmentOutcome):
+            return pending
         return self._confirm(connection, order, record, pending)
 
     def _confirm(self, connection: Connection, order: SalesOrder, record: OrderRecord,
@@ -171,6 +186,12 @@ class ShipmentConfirmer:
                                                           "packages": len(claimed)})
         return outcome
 
+    def _temu_client(self, connection: Connection) -> ShipmentPushTemu:
+        return clients.temu_client(self.services.settings, self.services.secrets, connection)
+
+    def _wholecell_client(self, connection: Connection) -> ShipmentPushWholeCell:
+        return clients.wholecell_client(self.services.settings, self.services.secrets, connection)
+
     def _release(self, cid: str, keys: list[str], owner: str, error: str) -> None:
         for key in keys:
             self.shipments.finish(cid, key, owner, ShipmentState.PENDING, error=error)
@@ -178,7 +199,7 @@ class ShipmentConfirmer:
     def _send(self, connection: Connection, record: OrderRecord, pending: dict[str, Shipment],
               earlier_attempt: bool) -> ShipmentOutcome:
         settings = connection.settings
-        temu = clients.temu_client(self.services.settings, self.services.secrets, connection)
+        temu = self.temu_for(connection)
         sn = record.parent_order_sn
         detail = temu.order_detail(sn)
         numbers = set(pending)
@@ -209,7 +230,7 @@ class ShipmentConfirmer:
                 outcome = self._after_error(exc, temu, detail, {p.tracking_number for p in packages})
         return outcome
 
-    def _after_error(self, exc: TemuApiError, temu: TemuClient, detail: Order,
+    def _after_error(self, exc: TemuApiError, temu: ShipmentPushTemu, detail: Order,
                      numbers: set[str]) -> ShipmentOutcome:
         if exc.code in PENDING_BUYER_REQUEST:
             raise PermanentShipmentError(f"{PENDING_BUYER_REQUEST[int(exc.code)]} on Temu: {exc.message}") from None
@@ -226,7 +247,7 @@ class ShipmentConfirmer:
         raise PermanentShipmentError(str(exc)) from None
 
     @staticmethod
-    def _on_temu(temu: TemuClient, detail: Order, numbers: set[str]) -> bool:
+    def _on_temu(temu: ShipmentPushTemu, detail: Order, numbers: set[str]) -> bool:
         """Whether Temu already holds every one of `numbers` for this order."""
         found: set[str] = set()
         for item in detail.order_list:
@@ -238,7 +259,7 @@ class ShipmentConfirmer:
         return numbers <= found
 
 
-def _default_warehouse(temu: TemuClient) -> str:
+def _default_warehouse(temu: ShipmentPushTemu) -> str:
     warehouse = temu.warehouses().default()
     if warehouse is None:
         raise PermanentShipmentError("the shop has no default Temu warehouse; set temu_warehouse_id in the settings")

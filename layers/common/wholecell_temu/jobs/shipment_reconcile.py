@@ -9,24 +9,27 @@ import is still being recorded (claimed, not yet imported), so it is read again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from wholecell_temu.domain.shipments import normalize_tracking, shipment_key
 from wholecell_temu.domain.watermarks import advanced_watermark
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.ports import ShipmentReconcileWholeCell
 from wholecell_temu.observability import logger
 from wholecell_temu.queues import ShipmentMessage, send_shipment, sqs_client
 from wholecell_temu.store.orders import OrderRepository
-from wholecell_temu.store.shipments import ShipmentRepository
+from wholecell_temu.store.shipments import ShipmentRecord, ShipmentRepository
 from wholecell_temu.store.states import ImportState, ShipmentState
+from wholecell_temu.wholecell.adapter import SalesOrder
 
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOK_BACK = timedelta(days=7)
 
 
-def run(context: JobContext, orders: OrderRepository | None = None, shipments: ShipmentRepository | None = None,
-        sqs: Any = None) -> None:
+def run(context: JobContext[object, ShipmentReconcileWholeCell], orders: OrderRepository | None = None,
+        shipments: ShipmentRepository | None = None, sqs: Any = None) -> None:
     orders = orders or OrderRepository(context.clock)
     shipments = shipments or ShipmentRepository(context.clock)
     connection_id = context.connection.connection_id
@@ -39,20 +42,11 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
                                                      channel=context.connection.settings.sales_channel):
         context.count("orders_read")
         newest = max(newest or order.updated_at, order.updated_at)
-        numbers = {normalize_tracking(s.tracking_number or "") for s in order.shipments} - {""}
-        if not numbers or not order.external_reference:
-            continue
-        record = orders.get(connection_id, order.external_reference)
-        if record is not None and record.import_state == ImportState.CLAIMED:
+        decision = _decide(connection_id, order, orders, shipments)
+        if decision == "held":
             held = min(held or order.updated_at, order.updated_at)
             context.count("import_not_recorded_yet")
-            continue
-        if record is None or record.import_state != ImportState.IMPORTED or record.wholecell_order_id != order.id:
-            continue
-        known = shipments.for_order(connection_id, order.id)
-        missing = [n for n in numbers
-                   if (r := known.get(shipment_key(order.id, n))) is None or r.state == ShipmentState.PENDING]
-        if not missing:
+        if decision != "queue":
             continue
         message = ShipmentMessage(connection_id=connection_id, sales_order_id=order.id, source="reconcile")
         send_shipment(context, message, sqs=queue)
@@ -61,3 +55,24 @@ def run(context: JobContext, orders: OrderRepository | None = None, shipments: S
     if moved is not None:
         shipments.advance_watermark(connection_id, moved)
     logger.info("shipment reconcile done", extra={"counts": context.counts})
+
+
+def _decide(connection_id: str, order: SalesOrder, orders: OrderRepository,
+            shipments: ShipmentRepository) -> Literal["skip", "held", "queue"]:
+    """What one WholeCell order asks: `queue` when a tracking number of an order the integration
+    imported has no recorded confirmation, `held` while its import is still being recorded."""
+    numbers = {normalize_tracking(s.tracking_number or "") for s in order.shipments} - {""}
+    if not numbers or not order.external_reference:
+        return "skip"
+    record = orders.get(connection_id, order.external_reference)
+    if record is not None and record.import_state == ImportState.CLAIMED:
+        return "held"
+    if record is None or record.import_state != ImportState.IMPORTED or record.wholecell_order_id != order.id:
+        return "skip"
+    return "queue" if _unconfirmed(order.id, numbers, shipments.for_order(connection_id, order.id)) else "skip"
+
+
+def _unconfirmed(order_id: int, numbers: set[str], known: Mapping[str, ShipmentRecord]) -> list[str]:
+    """The tracking numbers with no shipment record, or one still pending."""
+    return [n for n in numbers
+            if (r := known.get(shipment_key(order_id, n))) is None or r.state == ShipmentState.PENDING]

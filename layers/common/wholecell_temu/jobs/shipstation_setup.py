@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from wholecell_temu.domain.shipstation import ShipStationProblem, shipstation_problems
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.jobs.ports import ShipStationSetupWholeCell
 from wholecell_temu.observability import logger, metrics
 
 
@@ -23,7 +24,7 @@ def _unless_missing[T](read: Callable[[], T]) -> T | None:
         raise
 
 
-def check_shipstation_setup(context: JobContext) -> list[ShipStationProblem]:
+def check_shipstation_setup(context: JobContext[object, ShipStationSetupWholeCell]) -> list[ShipStationProblem]:
     """Every problem of the set-up; those not about the channel are recorded on the run (its
     reason names them, `shipstation_problems` counts them, a metric) for the run to go on.
     A channel problem is left to the caller, which stops the run."""

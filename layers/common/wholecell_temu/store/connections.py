@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from wholecell_temu.domain.connection import Connection, ConnectionStatus
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.net import Clock
+from wholecell_temu.store._conditions import conditional_write
 from wholecell_temu.store.tables import ConnectionModel
 
 
@@ -254,18 +254,27 @@ class ConnectionRepository:
     def _reload(self, connection_id: str) -> Connection:
         return _to_domain(ConnectionModel.get(connection_id, consistent_read=True))
 
-    def mark_needs_reauthorization(self, connection_id: str, reason: str) -> None:
-        """Park a connection whose token Temu refused; one disabled or deleted meanwhile stays so."""
-        with contextlib.suppress(UpdateError):
+    def mark_needs_reauthorization(self, connection_id: str, reason: str, *,
+                                   credentials_version: str | None = None) -> bool:
+        """Park a connection whose token Temu refused; one disabled or deleted meanwhile stays so.
+
+        `credentials_version`: the credentials the refused call used. A re-authorization that
+        stored a new token since (another version) is not undone by a run still holding the old,
+        revoked one: nothing is parked and False is returned."""
+        condition = ConnectionModel.status.is_in(ConnectionStatus.ACTIVE.value,
+                                                 ConnectionStatus.NEEDS_REAUTHORIZATION.value)
+        if credentials_version is not None:
+            condition &= ConnectionModel.credentials_version == credentials_version
+        with conditional_write() as write:
             ConnectionModel(connection_id).update(
                 actions=[
                     ConnectionModel.status.set(ConnectionStatus.NEEDS_REAUTHORIZATION.value),
                     ConnectionModel.status_reason.set(reason),
                     ConnectionModel.updated_at.set(self.clock.now()),
                 ],
-                condition=ConnectionModel.status.is_in(ConnectionStatus.ACTIVE.value,
-                                                       ConnectionStatus.NEEDS_REAUTHORIZATION.value),
+                condition=condition,
             )
+        return not write.failed
 
     # ------------------------------------------------------------------ authorize links
     def issue_authorize_link(self, connection_id: str, state_hash: str, expires: int) -> Connection:
