@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install test lint types complexity template-check unit integration e2e demo local invoke build validate artifact-check lock clean \
-	bench-listings bench-quantity bench-orders bench-footprint bench chaos probe
+	bench-listings bench-quantity bench-orders bench-footprint bench chaos probe mutation
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
@@ -32,6 +32,8 @@ help:
 	@echo "make bench-footprint - cold starts, package sizes, Temu budget, fan-out of 1,000 connections (~1 min)"
 	@echo "make bench  - the quantity, order and footprint benchmarks, one overview table, bench/results.json"
 	@echo "make chaos  - the whole flow under faults and killed workers, then every invariant (~10 min; bench/chaos.json)"
+	@echo "make mutation - mutation testing of domain/, Temu signing and models, the WholeCell adapter (~4 min;"
+	@echo "              a floor of 90 % per module; MODULES=wholecell_temu.domain.orders for one module)"
 	@echo "make probe  - read-only: each Temu/WholeCell read once, checked against the documented contract"
 	@echo "              (real APIs with TEMU_ACCESS_TOKEN/TEMU_APP_KEY/TEMU_APP_SECRET/TEMU_REGION and/or"
 	@echo "              WHOLECELL_APP_ID/WHOLECELL_APP_SECRET set; the local sandboxes otherwise)"
@@ -150,3 +152,6 @@ chaos: install
 
 probe: install
 	$(PY) -m local.probe
+
+mutation: install
+	$(PY) -m local.mutation

@@ -119,9 +119,10 @@ JOB_QUEUES = {"listing_import": "ListingImportQueue", "quantity_sync": "Quantity
               "order_import": "OrderImportQueue", "address_backfill": "AddressBackfillQueue",
               "shipment_reconcile": "ShipmentReconcileQueue", "shipment_push": "ShipmentQueue"}
 LEASE_BUSY = "another run of this job is in progress"
-# what the clients log before each retry (wholecell_temu.wholecell.client / temu.client)
-RETRY_LINES = {"wholecell": re.compile(r"^wholecell \S+ attempt \d+ failed .*; retrying", re.MULTILINE),
-               "temu": re.compile(r"^temu call retried", re.MULTILINE)}
+# what the clients log before each retry (wholecell_temu.wholecell.client / temu.client), matched
+# against each log line's message: workers log Powertools JSON, one object per line
+RETRY_LINES = {"wholecell": re.compile(r"^wholecell \S+ attempt \d+ failed .*; retrying"),
+               "temu": re.compile(r"^temu call retried")}
 
 
 class HarnessError(RuntimeError):
@@ -721,9 +722,20 @@ class ChaosRun:
 
     def retry_figures(self, log: Path | None) -> dict[str, int]:
         text = log.read_text(errors="replace") if log is not None and log.exists() else ""
-        figures = {f"{api}_client_retries": len(pattern.findall(text)) for api, pattern in RETRY_LINES.items()}
+        messages = [log_message(line) for line in text.splitlines()]
+        figures = {f"{api}_client_retries": sum(1 for message in messages if pattern.match(message))
+                   for api, pattern in RETRY_LINES.items()}
         figures["sqs_redeliveries"] = self.stack.stats["redeliveries"]
         return figures
+
+
+def log_message(line: str) -> str:
+    """A worker log line's message: the JSON object's, or the line itself when it is not JSON."""
+    with contextlib.suppress(ValueError):
+        record = json.loads(line)
+        if isinstance(record, dict):
+            return str(record.get("message", ""))
+    return line
 
 
 # --------------------------------------------------------------------------- the run

@@ -82,5 +82,7 @@ def test_small_chaos_run_keeps_every_invariant(tmp_path: Path, capsys: pytest.Ca
     assert report.world["scripted_crashes"] == report.world["scripted_lost_patches"] == 1
     assert min(sum(kinds.values()) for kinds in report.faults.values()) > 0
     assert report.workers["killed_after_a_write"] and report.retries["sqs_redeliveries"] > 0
+    # the workers' JSON log lines are read: a 5xx the clients retried is counted
+    assert report.retries["wholecell_client_retries"] + report.retries["temu_client_retries"] > 0
     assert sum(report.invariants_checked.values()) > 500
     assert report.violations == [], json.dumps(report.violations[:10], indent=1, default=str)

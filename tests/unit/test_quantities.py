@@ -10,6 +10,8 @@ from wholecell_temu.domain.listings import ListingConnection, SkuLink, Variation
 from wholecell_temu.domain.quantities import (
     ORDER_TIME_MARGIN,
     CountingRules,
+    LinkQuantity,
+    ListingQuantity,
     MirrorOrder,
     MirrorOrderItem,
     MirrorUnit,
@@ -222,3 +224,84 @@ def test_counting_rules_fall_back_to_wholecell_open_statuses() -> None:
     assert CountingRules.from_settings(ConnectionSettings(), ["Open", "New"]).outstanding_statuses == {"Open", "New"}
     explicit = ConnectionSettings(outstanding_order_statuses=["Awaiting"])
     assert CountingRules.from_settings(explicit, ["Open"]).outstanding_statuses == {"Awaiting"}
+
+
+def test_an_uncounted_order_listed_first_does_not_hide_the_open_ones_after_it() -> None:
+    units = [unit("A") for _ in range(5)]
+    orders = [order(1, ("A", None, 4), status="Shipped"), order(2, ("A", None, 1)), order(3, ("A", None, 2))]
+    assert StockBook.build(units, orders, RULES).for_sku("A") == (5, 3, {2: 1, 3: 2})
+    assert quantity(units, orders, skus(("A", 1))) == 2
+
+
+def test_two_lines_of_one_sku_on_an_order_add_up() -> None:
+    units = [unit("A") for _ in range(10)] + [unit("A", order=1, status="Sold")]
+    orders = [order(1, ("A", None, 2), ("A", None, 3), ("B", None, 1))]
+    book = StockBook.build(units, orders, RULES)
+    assert book.for_sku("A") == (10, 5 - 1, {1: 4})  # one of the five already committed
+    assert book.for_sku("B") == (0, 1, {1: 1})
+
+
+def test_a_variation_only_on_orders_takes_the_sku_only_lines_of_its_sku() -> None:
+    # no unit names variation 9: the order line naming both tells which SKU it belongs to
+    orders = [order(1, ("C", 9, 1)), order(2, ("C", None, 2))]
+    book = StockBook.build([], orders, RULES)
+    assert book.sku_of(9) == "C"
+    assert book.for_variation(9) == (0, 3, {1: 1, 2: 2})
+
+
+def test_a_unit_naming_only_the_sku_is_not_another_variation_of_it() -> None:
+    # the SKU's only variation is 9: it still takes the SKU-only order lines
+    units = [unit("C", variation=9) for _ in range(4)] + [unit("C")]
+    orders = [order(1, ("C", None, 1)), order(2, ("C", 9, 1))]
+    book = StockBook.build(units, orders, RULES)
+    assert book.for_variation(9) == (4, 2, {1: 1, 2: 1})
+    assert book.for_sku("C") == (5, 2, {1: 1, 2: 1})
+
+
+def test_a_variation_reports_which_orders_make_up_its_outstanding() -> None:
+    units = [unit("A", variation=1), unit("A", variation=2), unit("A", variation=2), unit("A", variation=2, order=3)]
+    orders = [order(1, ("A", 2, 1)), order(2, ("A", None, 1)), order(3, ("A", 2, 2))]
+    book = StockBook.build(units, orders, RULES)
+    assert book.for_variation(2) == (2, 2, {1: 1, 3: 1})  # the SKU-only order 2 is not variation 2's
+
+
+def test_listing_quantity_names_each_link_with_its_numbers() -> None:
+    units = [unit("A") for _ in range(5)] + [unit("B", variation=7) for _ in range(3)]
+    orders = [order(1, ("A", None, 2)), order(2, ("B", 7, 1))]
+    connection = ListingConnection(mode="manual", skus=[SkuLink(sku="A", factor=2)],
+                                   product_variations=[VariationLink(id=7)])
+    rules = CountingRules(RULES.inventory_statuses, RULES.warehouses, RULES.outstanding_statuses, buffer=1, cap=9)
+    result = listing_quantity(connection, StockBook.build(units, orders, rules), rules)
+    assert result == ListingQuantity(
+        links=(LinkQuantity("sku", "A", 2, 5, 2, {1: 2}),
+               LinkQuantity("product_variation", "7", 1, 3, 1, {2: 1})),
+        buffer=1, cap=9)
+    assert (result.pooled, result.quantity) == (1 + 2, 3 - 1)
+
+
+def test_counting_rules_take_every_setting() -> None:
+    settings = ConnectionSettings(inventory_statuses=["Available", "Ready"], warehouses=["Main", "Overflow"],
+                                  outstanding_order_statuses=["Open", "Awaiting"], quantity_buffer=2,
+                                  quantity_cap=40)
+    assert CountingRules.from_settings(settings, ["Ignored"]) == CountingRules(
+        inventory_statuses=frozenset({"Available", "Ready"}), warehouses=frozenset({"Main", "Overflow"}),
+        outstanding_statuses=frozenset({"Open", "Awaiting"}), buffer=2, cap=40)
+    assert CountingRules.from_settings(ConnectionSettings(), ["Open"]) == CountingRules(
+        inventory_statuses=frozenset({"Available"}), warehouses=None, outstanding_statuses=frozenset({"Open"}),
+        buffer=0, cap=None)
+
+
+def test_counting_rules_from_settings_count_what_the_settings_say() -> None:
+    settings = ConnectionSettings(inventory_statuses=["Ready"], warehouses=["Main"], quantity_buffer=1,
+                                  quantity_cap=2)
+    rules = CountingRules.from_settings(settings, ["Open"])
+    units = [unit("A", status="Ready") for _ in range(6)] + [unit("A", status="Ready", warehouse="Returns"),
+                                                            unit("A", status="Available")]
+    assert quantity(units, [order(1, ("A", None, 1))], skus(("A", 1)), rules) == 2  # min(6 - 1 - 1, cap 2)
+    assert quantity(units[:3], [order(1, ("A", None, 1))], skus(("A", 1)), rules) == 1  # 3 - 1 - buffer 1
+
+
+def test_a_sale_exactly_at_the_clock_margin_counts() -> None:
+    sales = [TemuSale(7, PUSHED - ORDER_TIME_MARGIN, 2),
+             TemuSale(7, PUSHED - ORDER_TIME_MARGIN - timedelta(microseconds=1), 5)]
+    assert units_ordered_since(sales, 7, PUSHED) == 2

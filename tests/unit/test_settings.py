@@ -42,3 +42,27 @@ def test_job_enabled_follows_switches() -> None:
 def test_closest_title() -> None:
     assert closest_title("available", ["Available", "Sold"]) == "Available"
     assert closest_title("x", []) is None
+
+
+@pytest.mark.parametrize("body", [
+    {"order_import_enabled": "yes"},
+    {"inventory_sync_enabled": 1},
+    {"quantity_buffer": "7"},
+    {"initial_lookback_days": 7.0},
+])
+def test_a_wrong_type_is_refused_never_guessed(body: dict[str, object]) -> None:
+    """Strict: "yes" is not a boolean, 1 is not True and "7" not a number."""
+    with pytest.raises(ValidationError) as info:
+        ConnectionSettings.model_validate(body)
+    assert [e["loc"][0] for e in info.value.errors()] == list(body)
+
+
+@pytest.mark.parametrize(("orders", "inventory", "expected"), [
+    (False, True, {"listing_import": True, "quantity_sync": True, "order_import": False, "address_backfill": False,
+                   "shipment_reconcile": False}),
+    (True, False, {"listing_import": True, "quantity_sync": False, "order_import": True, "address_backfill": True,
+                   "shipment_reconcile": True}),
+])
+def test_each_job_follows_its_own_switch(orders: bool, inventory: bool, expected: dict[str, bool]) -> None:
+    s = ConnectionSettings(order_import_enabled=orders, inventory_sync_enabled=inventory)
+    assert {job: s.job_enabled(job) for job in expected} == expected

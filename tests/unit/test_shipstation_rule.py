@@ -131,3 +131,98 @@ def test_lookups_the_account_lacks_leave_their_checks_out() -> None:
     assert problems(bad, statuses=None, channels=None) == []
     assert [p.kind for p in problems(bad, channels=None)] == ["not_synced"]
     assert [p.kind for p in problems(bad, statuses=None)] == ["channel_case"]
+
+
+SETTINGS_PATH = "WholeCell Settings → Sales Orders → Statuses"
+ALL_SYNCED = [s.model_copy(update={"sync_to_shipstation": True}) for s in STATUSES]
+
+
+def test_a_channel_problem_reads_with_the_names_and_the_way_out() -> None:
+    assert only(problems(settings(sales_channel="temu"))) == ShipStationProblem(
+        "sales_channel", "error", "channel_case",
+        "sales channel 'temu' differs from WholeCell's 'Temu' by case or spaces; "
+        "ShipStation export selects channels by exact title",
+        "set sales_channel to 'Temu'")
+    assert only(problems(settings(sales_channel="Temu Store"))) == ShipStationProblem(
+        "sales_channel", "error", "channel_missing",
+        "sales channel 'Temu Store' does not exist in WholeCell",
+        "create a channel named exactly 'Temu Store' in WholeCell and select it for the ShipStation export, "
+        "or set sales_channel to an existing channel (closest: 'Temu')")
+    # an account with no channel at all: nothing to call closest
+    assert only(problems(settings(), channels=[])).fix == (
+        "create a channel named exactly 'Temu' in WholeCell and select it for the ShipStation export, "
+        "or set sales_channel to an existing channel")
+
+
+def test_awaiting_shipment_unmapped_reads_with_the_statuses_that_sync_when_they_are_known() -> None:
+    unmapped = settings(order_status_map={"1": "Pending"})
+    expected = ShipStationProblem(
+        "order_status_map", "error", "awaiting_unmapped",
+        "Temu status 2 (awaiting shipment) is not mapped, so orders ready to ship never reach a status "
+        "that syncs to ShipStation",
+        "map '2' to a status that syncs to ShipStation ('Awaiting Fulfillment', 'Ready to Ship')")
+    assert only(problems(unmapped)) == expected
+    assert only(problems(unmapped, statuses=None)) == ShipStationProblem(
+        "order_status_map", "error", "awaiting_unmapped", expected.problem,
+        "map '2' to a status that syncs to ShipStation")
+    unsynced = [s.model_copy(update={"sync_to_shipstation": False}) for s in STATUSES]
+    assert only(problems(unmapped, statuses=unsynced)).fix == (
+        "map '2' to a status that syncs to ShipStation "
+        f"(none does yet: turn on 'Sync to Shipstation' for one in {SETTINGS_PATH})")
+
+
+def test_an_unknown_status_reads_with_the_statuses_that_sync_and_the_closest_one() -> None:
+    assert only(problems(settings(order_status_map={**GOOD_MAP, "2": "Awaiting Fulfilment"}))) == ShipStationProblem(
+        "order_status_map", "error", "unknown_status",
+        "Temu status 2 (awaiting shipment) maps to 'Awaiting Fulfilment', which is not a sales-order status "
+        "in WholeCell",
+        "map '2' to an existing status that syncs to ShipStation ('Awaiting Fulfillment', 'Ready to Ship'); "
+        "closest existing: 'Awaiting Fulfillment'")
+    # an account without any sales-order status: nothing syncs, nothing is closest
+    assert only(problems(settings(), statuses=[])) == ShipStationProblem(
+        "order_status_map", "error", "unknown_status",
+        "Temu status 2 (awaiting shipment) maps to 'Awaiting Fulfillment', which is not a sales-order status "
+        "in WholeCell",
+        "map '2' to an existing status that syncs to ShipStation "
+        f"(none does yet: turn on 'Sync to Shipstation' for one in {SETTINGS_PATH})")
+
+
+def test_a_status_that_does_not_sync_reads_with_both_ways_out_or_only_turning_it_on() -> None:
+    assert only(problems(settings(order_status_map={**GOOD_MAP, "2": "Pending"}))) == ShipStationProblem(
+        "order_status_map", "error", "not_synced",
+        "Temu status 2 (awaiting shipment) maps to 'Pending', which does not sync to ShipStation, "
+        "so those orders are not exported",
+        "map '2' to a status that syncs ('Awaiting Fulfillment', 'Ready to Ship') or "
+        f"turn on 'Sync to Shipstation' for 'Pending' ({SETTINGS_PATH})")
+    unsynced = [s.model_copy(update={"sync_to_shipstation": False}) for s in STATUSES]
+    assert only(problems(settings(), statuses=unsynced)).fix == (
+        f"turn on 'Sync to Shipstation' for 'Awaiting Fulfillment' ({SETTINGS_PATH})")
+
+
+def test_partially_shipped_is_checked_even_when_awaiting_shipment_is_unmapped() -> None:
+    found = problems(settings(order_status_map={"1": "Pending", "41": "Partially Shipped"}))
+    assert [(p.kind, p.severity) for p in found] == [("awaiting_unmapped", "error"), ("not_synced", "warning")]
+    assert found[1].problem.startswith("Temu status 41 (partially shipped) maps to 'Partially Shipped'")
+
+
+def test_pending_in_a_synced_status_reads_with_the_statuses_that_do_not_sync() -> None:
+    same = settings(order_status_map={**GOOD_MAP, "1": "Awaiting Fulfillment"})
+    assert only(problems(same)) == ShipStationProblem(
+        "order_status_map", "warning", "pending_synced",
+        "Temu status 1 (pending) maps to 'Awaiting Fulfillment', which syncs to ShipStation: with "
+        "order_acknowledgment 'import_pending', ShipStation may ship an order Temu has not moved to awaiting "
+        "shipment yet (it has no address yet and can still be cancelled)",
+        "map '1' to a status that does not sync to ShipStation ('Pending', 'Partially Shipped', 'Shipped', "
+        "'Canceled'), or set order_acknowledgment to 'wait_for_confirmation'")
+    # every status syncs: no status to move it to, only the other way out
+    pending = [p for p in problems(same, statuses=ALL_SYNCED) if p.kind == "pending_synced"]
+    assert only(pending).fix == ("map '1' to a status that does not sync to ShipStation (none), "
+                                 "or set order_acknowledgment to 'wait_for_confirmation'")
+
+
+def test_a_closed_status_in_a_synced_status_reads_with_what_would_happen() -> None:
+    assert only(problems(settings(order_status_map={**GOOD_MAP, "3": "Ready to Ship"}))) == ShipStationProblem(
+        "order_status_map", "error", "closed_synced",
+        "Temu status 3 (cancelled) maps to 'Ready to Ship', which syncs to ShipStation: a cancelled order "
+        "would be exported and could be shipped",
+        "map '3' to a status that does not sync to ShipStation ('Shipped', 'Canceled')")

@@ -140,3 +140,20 @@ def test_none_valued_top_level_params_are_omitted_not_sent_as_null() -> None:
 def test_a_stale_sign_in_the_input_is_replaced() -> None:
     sent = json.loads(signed_body({"type": "t", "sign": "OLD"}, "S"))
     assert sent["sign"] == sign({"type": "t"}, "S")
+
+
+def test_the_body_is_compact_utf8_json_signed_over_the_documented_concatenation() -> None:
+    """Reference §2.1/§2.2: keys ASCII-sorted, strings raw, nested values compact JSON in their sent
+    order, non-ASCII unescaped, MD5 of `secret + … + secret` in uppercase hex; the body sent is the same
+    values as compact UTF-8 JSON, a stale `sign` replaced by the new one at the end and None dropped."""
+    params = {"type": "bg.local.goods.update", "sign": "STALE", "app_key": "k", "goodsName": "Café 東京",
+              "skuList": [{"specName": "Grüße", "price": "9.99", "onSale": True}], "pageToken": None,
+              "timestamp": 1700000000}
+    concatenation = ("app_keyk" "goodsNameCafé 東京" 'skuList[{"specName":"Grüße","price":"9.99","onSale":true}]'
+                     "timestamp1700000000" "typebg.local.goods.update")
+    expected_sign = hashlib.md5(("S3CR3T" + concatenation + "S3CR3T").encode("utf-8")).hexdigest().upper()
+    assert signed_body(params, "S3CR3T") == (
+        '{"type":"bg.local.goods.update","app_key":"k","goodsName":"Café 東京",'
+        '"skuList":[{"specName":"Grüße","price":"9.99","onSale":true}],"timestamp":1700000000,'
+        f'"sign":"{expected_sign}"}}').encode()
+    assert "Café 東京".encode() in signed_body(params, "S3CR3T")  # raw UTF-8, not \u00e9 escapes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 from pydantic import ValidationError
@@ -109,7 +109,9 @@ def test_address_never_shows_buyer_data() -> None:
                  f"{order.shipping_address}"):
         for secret in ("Jordan", "Maple", "43215", "614-555", "Columbus"):
             assert secret not in text
-    assert "redacted" in repr(order.shipping_address)
+    assert repr(order.shipping_address) == "ShippingAddress(<redacted, 8 fields set>)"  # street3 is null
+    assert str(ShippingAddress(name="J", street1="1 A St", zip="1")) == "ShippingAddress(<redacted, 3 fields set>)"
+    assert repr(ShippingAddress()) == "ShippingAddress(<redacted, 0 fields set>)"
     assert ShippingAddress().is_empty and not order.shipping_address.is_empty
 
 
@@ -152,7 +154,8 @@ def test_parse_page_accepts_envelope_and_bare_array() -> None:
     listing = adapter.parse_page({"data": [{"title": "Temu"}], "page": 1, "pages": 3}, adapter.SalesChannel)
     assert listing.data[0].title == "Temu" and not listing.is_last
     bare = adapter.parse_page([{"title": "Temu"}, {"title": "eBay"}], adapter.SalesChannel)
-    assert len(bare.data) == 2 and bare.is_last
+    assert [channel.title for channel in bare.data] == ["Temu", "eBay"]
+    assert (bare.page, bare.pages, bare.is_last) == (1, 1, True)  # the client checks page == the one asked for
     assert adapter.parse_page({"data": [], "page": 1, "pages": 5}, adapter.SalesChannel).is_last
     with pytest.raises(ValidationError):
         adapter.parse_page({"items": []}, adapter.SalesChannel)
@@ -166,14 +169,68 @@ def test_parse_errors_shapes() -> None:
     assert adapter.parse_errors("nope") == []
 
 
+def test_parse_errors_fallback_shapes() -> None:
+    rails = {"errors": {"status": "is invalid", "sku": ["can't be blank", "is unknown"]}}
+    assert adapter.parse_errors(rails) == ["status is invalid", "sku can't be blank", "sku is unknown"]
+    assert adapter.parse_errors({"error": "Unauthorized"}) == ["Unauthorized"]
+    assert adapter.parse_errors({"message": "", "error": "Forbidden"}) == ["Forbidden"]
+    assert adapter.parse_errors({"message": "Not found", "error": "Forbidden"}) == ["Not found"]
+    assert adapter.parse_errors({}) == []
+    assert adapter.parse_errors({"errors": None, "message": None, "error": ""}) == []
+
+
 def test_filters_need_aware_times() -> None:
     since = datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert adapter.sales_order_filters(since, "Temu", None) == [
         ("updated_at_gt", "2026-01-01T12:00:00+00:00"), ("channel", "Temu")]
     assert adapter.stock_level_filters(["Available", "Inbound"]) == [
         ("inventory_statuses[]", "Available"), ("inventory_statuses[]", "Inbound")]
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match=r"^WholeCell time filters need a timezone-aware datetime$"):
         adapter.inventory_filters(None, datetime(2026, 1, 1))
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: the datetime is as ambiguous as a naive one."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def test_a_time_without_a_known_offset_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^WholeCell time filters need a timezone-aware datetime$"):
+        adapter.sales_order_filters(datetime(2026, 1, 1, tzinfo=_NoOffset()), None, None)
+
+
+def test_inventory_filters_send_the_status_title_and_the_delta_start() -> None:
+    since = datetime(2025, 12, 3, 16, 5, 12, tzinfo=timezone(timedelta(hours=-5)))
+    assert adapter.inventory_filters("Available", since) == [
+        ("status", "Available"), ("updated_at_gt", "2025-12-03T16:05:12-05:00")]
+    assert adapter.inventory_filters("Needs eBay Draft", None) == [("status", "Needs eBay Draft")]
+    assert adapter.inventory_filters(None, since) == [("updated_at_gt", "2025-12-03T16:05:12-05:00")]
+    assert adapter.inventory_filters(None, None) == []
+
+
+def test_sales_order_filters_send_start_channel_and_status() -> None:
+    since = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert adapter.sales_order_filters(since, "Temu", "Awaiting Fulfillment") == [
+        ("updated_at_gt", "2026-01-01T12:00:00+00:00"), ("channel", "Temu"), ("status", "Awaiting Fulfillment")]
+    assert adapter.sales_order_filters(None, None, "Pending") == [("status", "Pending")]
+    assert adapter.sales_order_filters(None, None, None) == []
+    assert adapter.stock_level_filters(None) == [] and adapter.stock_level_filters([]) == []
+
+
+def test_paths_follow_the_reference() -> None:
+    assert adapter.sales_order_path(518204) == "/sales_orders/518204"
+    assert (adapter.INVENTORIES, adapter.STOCK_LEVELS, adapter.SALES_ORDERS, adapter.SALES_ORDER_STATUSES,
+            adapter.INVENTORY_STATUSES, adapter.WAREHOUSES, adapter.SALES_CHANNELS, adapter.PAGE_PARAM) == (
+        "/inventories", "/stock_levels", "/sales_orders", "/sales_order_statuses", "/inventory_statuses",
+        "/warehouses", "/sales_channels", "page")
 
 
 def test_shipment_event_parses_reference_example() -> None:

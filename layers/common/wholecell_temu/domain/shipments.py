@@ -173,6 +173,11 @@ def _assign_to_boxes(parent_order_sn: str, to_ship: list[OrderItem], boxes: list
     return assigned
 
 
+# Temu takes at most this many extra tracking numbers on one package (120011098 beyond it); later
+# empty boxes are not sent (their tracking stays in WholeCell).
+MAX_EXTRA_BOXES = 10
+
+
 def _box_packages(boxes: list[Box], assigned: Mapping[int, list[ShipmentLine]],
                   warehouse_id: str) -> list[ShipmentPackage]:
     """One package per box with lines; boxes with none travel as extra boxes of the first package."""
@@ -190,7 +195,8 @@ def _box_packages(boxes: list[Box], assigned: Mapping[int, list[ShipmentLine]],
                                      f"(their SKUs: {sorted({sku for box in boxes for sku in box.skus})})")
     if extra:
         first = packages[0]
-        packages[0] = first.model_copy(update={"sub_packages": [*(first.sub_packages or []), *extra][:10]})
+        extras = [*(first.sub_packages or []), *extra][:MAX_EXTRA_BOXES]
+        packages[0] = first.model_copy(update={"sub_packages": extras})
     return packages
 
 
