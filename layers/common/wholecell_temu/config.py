@@ -33,6 +33,10 @@ class ConfigError(RuntimeError):
     """The environment is missing or has a bad variable."""
 
 
+# Which calls go first when the app's Temu budget is busy (jobs/budgets.py)
+TemuPriority = Literal["fulfilment", "stock", "listings"]
+
+
 class Settings(BaseModel):
     """Every environment variable the functions read. Field alias = variable name."""
 
@@ -50,6 +54,10 @@ class Settings(BaseModel):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     # app-store installs waiting to be bound to a connection (OAuth writes, admin reads and binds)
     authorizations_table: str = Field("unbound", alias="AUTHORIZATIONS_TABLE")
+    # Shared request budgets (jobs/budgets.py): with a table, every worker of every function books
+    # Temu's app-wide rate and each WholeCell account's rate there; without one, each process paces
+    # itself at TEMU_RATE_LIMIT / WHOLECELL_RATE_LIMIT alone.
+    budgets_table: str | None = Field(None, alias="BUDGETS_TABLE")
 
     # SQS queues (URLs), one per job plus the shipment queue
     listing_import_queue_url: str = Field(alias="LISTING_IMPORT_QUEUE_URL")
@@ -78,6 +86,12 @@ class Settings(BaseModel):
     # temu_rate_limit x the queues' MaximumConcurrency under it (docs/operations.md).
     temu_rate_limit: float = Field(4.0, alias="TEMU_RATE_LIMIT", gt=0)
     wholecell_rate_limit: float = Field(2.0, alias="WHOLECELL_RATE_LIMIT", gt=0)
+    # With BUDGETS_TABLE: Temu's limit for the whole app (20 req/s; Temu raises it on request), each
+    # WholeCell account's (WHOLECELL_RATE_LIMIT), and which of this function's Temu calls go first
+    # when the app's budget is busy: fulfilment (orders, addresses, shipments, admin), then stock
+    # edits, then listing imports.
+    temu_app_rate_limit: float = Field(20.0, alias="TEMU_APP_RATE_LIMIT", gt=0)
+    temu_priority: TemuPriority = Field("fulfilment", alias="TEMU_PRIORITY")
     http_timeout_seconds: float = Field(30.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
     max_attempts: int = Field(4, alias="HTTP_MAX_ATTEMPTS", ge=1, le=10)
 
@@ -100,7 +114,8 @@ class Settings(BaseModel):
     order_import_schedule: str = Field("rate(5 minutes)", alias="ORDER_IMPORT_SCHEDULE", min_length=1)
 
     @field_validator("temu_gateway_url", "temu_authorize_url", "temu_app_key", "temu_app_secret",
-                     "temu_app_secret_arn", "webhook_key_secret_arn", "shipment_dlq_url", mode="before")
+                     "temu_app_secret_arn", "webhook_key_secret_arn", "shipment_dlq_url", "budgets_table",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

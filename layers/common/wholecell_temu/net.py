@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 
 class Clock:
@@ -34,6 +35,15 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+class Pacer(Protocol):
+    """What a client needs from its rate limiter: RateLimiter (this process alone) or
+    jobs.budgets.SharedRateLimiter (a budget every worker shares)."""
+
+    def acquire(self) -> float: ...
+
+    def penalize(self, seconds: float) -> None: ...
 
 
 class RateLimiter:

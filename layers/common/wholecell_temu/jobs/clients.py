@@ -1,17 +1,22 @@
 """Builds the API clients for one connection from settings and secrets.
 
-Rate limiters are per process and per API, shared by every client the process builds, so
-one warm Lambda never exceeds its share of Temu's app-wide limit, whatever it calls.
+Pacing: with a Budgets table (BUDGETS_TABLE), every client books its requests on a budget shared
+by every worker of every function (jobs/budgets.py): Temu's app-wide one at TEMU_APP_RATE_LIMIT,
+with this function's TEMU_PRIORITY, and one per WholeCell account at WHOLECELL_RATE_LIMIT.
+Without one, rate limiters are per process and per API, shared by every client the process
+builds, so one warm Lambda never exceeds its fixed share (TEMU_RATE_LIMIT), whatever it calls.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from wholecell_temu.config import Settings
+from wholecell_temu.config import Settings, TemuPriority
 from wholecell_temu.domain.connection import Connection
-from wholecell_temu.net import RateLimiter, RetryPolicy
+from wholecell_temu.jobs.budgets import TEMU_BUDGET, SharedRateLimiter, wholecell_budget
+from wholecell_temu.net import Pacer, RateLimiter, RetryPolicy
 from wholecell_temu.secrets import SecretStore, temu_app_credentials
+from wholecell_temu.store.budgets import Budgets
 from wholecell_temu.temu import TemuClient
 from wholecell_temu.wholecell import WholeCellClient
 
@@ -24,6 +29,23 @@ def _temu_limiter(rate: float) -> RateLimiter:
 @lru_cache(maxsize=1)
 def _wholecell_limiter(rate: float) -> RateLimiter:
     return RateLimiter(rate)
+
+
+@lru_cache(maxsize=256)
+def _shared_limiter(budget: str, rate: float, priority: TemuPriority) -> SharedRateLimiter:
+    return SharedRateLimiter(Budgets(), budget, rate, priority)
+
+
+def temu_pacer(settings: Settings) -> Pacer:
+    if settings.budgets_table:
+        return _shared_limiter(TEMU_BUDGET, settings.temu_app_rate_limit, settings.temu_priority)
+    return _temu_limiter(settings.temu_rate_limit)
+
+
+def wholecell_pacer(settings: Settings, app_id: str) -> Pacer:
+    if settings.budgets_table:
+        return _shared_limiter(wholecell_budget(app_id), settings.wholecell_rate_limit, settings.temu_priority)
+    return _wholecell_limiter(settings.wholecell_rate_limit)
 
 
 class ConnectionNotAuthorized(Exception):
@@ -59,7 +81,7 @@ def temu_app_client(
         app_key,
         app_secret,
         access_token,
-        rate_limiter=_temu_limiter(settings.temu_rate_limit),
+        rate_limiter=temu_pacer(settings),
         retry_policy=RetryPolicy(max_attempts=settings.max_attempts),
         timeout=settings.http_timeout_seconds,
     )
@@ -75,7 +97,7 @@ def wholecell_client_for(settings: Settings, app_id: str, app_secret: str) -> Wh
         settings.wholecell_api_url,
         app_id,
         app_secret,
-        rate_limiter=_wholecell_limiter(settings.wholecell_rate_limit),
+        rate_limiter=wholecell_pacer(settings, app_id),
         retry_policy=RetryPolicy(max_attempts=settings.max_attempts),
         timeout=settings.http_timeout_seconds,
     )

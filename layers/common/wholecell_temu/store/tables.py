@@ -288,6 +288,19 @@ class AuthorizationModel(Model):
     expires_at = UTCDateTimeAttribute()
     purge_at = TTLAttribute()
 
+class BudgetModel(Model):
+    """A request budget shared by every worker of every function (the app's Temu budget, each
+    WholeCell account's): the time its schedule is booked until (GCRA's theoretical arrival time,
+    epoch seconds). Idle budgets expire by TTL; a missing item is an idle budget."""
+
+    class Meta(_Meta):
+        pass
+
+    budget = UnicodeAttribute(hash_key=True)  # "temu" | "wholecell#<app id>"
+    booked_until = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "connections_table": ConnectionModel,
     "listings_table": ListingModel,
@@ -296,6 +309,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "inventory_table": InventoryMirrorModel,
     "runs_table": RunModel,
     "authorizations_table": AuthorizationModel,
+    "budgets_table": BudgetModel,
 }
 
 
@@ -307,6 +321,9 @@ def bind_tables(settings: Settings) -> None:
     """
     region = _region()
     for field_name, model in ALL_MODELS.items():
-        model.Meta.table_name = getattr(settings, field_name)
+        table_name = getattr(settings, field_name)
+        if table_name is None:  # an optional table this stack does not have (budgets): stays unbound
+            continue
+        model.Meta.table_name = table_name
         model.Meta.region = region
         model._connection = None  # PynamoDB caches the connection with the table name and endpoint

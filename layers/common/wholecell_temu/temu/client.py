@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass
-from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
+from wholecell_temu.net import Clock, Pacer, RetryPolicy
 from wholecell_temu.observability import metrics
 from wholecell_temu.temu.errors import (
     CREATE_TOKEN_API,
@@ -67,7 +67,7 @@ class TemuClient:
         app_secret: str,
         access_token: str | None,
         *,
-        rate_limiter: RateLimiter,
+        rate_limiter: Pacer,
         retry_policy: RetryPolicy | None = None,
         timeout: float = 30,
         session: requests.Session | None = None,

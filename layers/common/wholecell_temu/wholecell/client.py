@@ -19,7 +19,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass, ExternalApiError
-from wholecell_temu.net import Clock, RateLimiter, RetryPolicy
+from wholecell_temu.net import Clock, Pacer, RetryPolicy
 from wholecell_temu.wholecell import adapter
 from wholecell_temu.wholecell.adapter import (
     InventoryStatus,
@@ -72,7 +72,7 @@ class WholeCellClient:
         app_id: str,
         app_secret: str,
         *,
-        rate_limiter: RateLimiter,
+        rate_limiter: Pacer,
         retry_policy: RetryPolicy | None = None,
         timeout: float = 30,
         session: requests.Session | None = None,

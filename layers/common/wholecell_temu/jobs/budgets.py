@@ -1,0 +1,89 @@
+"""Request budgets shared by every worker of every function (issue #19).
+
+Temu allows one rate per app across all shops; WholeCell one rate per account. With a Budgets
+table (BUDGETS_TABLE), each process books its requests on the shared schedule
+(store/budgets.py) instead of pacing alone at a fixed share, so the budget, not the number of
+workers, decides the rate, and a share one function leaves idle is used by another.
+
+Priorities are horizons: how far ahead of now a caller may book. Fulfilment (order imports,
+address backfill, shipment confirmations, admin and OAuth calls) books up to FULFILMENT_HORIZON
+ahead; stock edits only while the schedule ends within STOCK_HORIZON; listing imports within
+LISTINGS_HORIZON. A backlog of stock edits therefore keeps the schedule at most STOCK_HORIZON
+ahead, and an order's request waits at most that long behind it (plus other fulfilment
+requests), while stock edits and listings use everything fulfilment leaves.
+
+Pacing runs at `rate x (1 - PACING_MARGIN)`: requests leave evenly spaced, but arrive with
+network jitter and clock differences between workers (NTP keeps Lambda's within milliseconds);
+the margin keeps a server counting a strict one-second window from seeing a burst above its limit.
+"""
+
+from __future__ import annotations
+
+import random
+
+from wholecell_temu.config import TemuPriority
+from wholecell_temu.net import Clock
+from wholecell_temu.store.budgets import Budgets
+
+FULFILMENT_HORIZON = 30.0
+STOCK_HORIZON = 2.0
+LISTINGS_HORIZON = 1.0
+HORIZONS: dict[TemuPriority, float] = {"fulfilment": FULFILMENT_HORIZON, "stock": STOCK_HORIZON,
+                              "listings": LISTINGS_HORIZON}
+PACING_MARGIN = 0.05
+TEMU_BUDGET = "temu"
+
+
+def wholecell_budget(app_id: str) -> str:
+    return f"wholecell#{app_id}"
+
+
+class SharedRateLimiter:
+    """The RateLimiter interface (acquire / penalize) over a shared schedule.
+
+    `acquire` books one request and sleeps until its slot; `penalize` pushes the whole schedule
+    back, so every worker of every function pauses, not only this process.
+    """
+
+    def __init__(self, budgets: Budgets, budget: str, rate: float, priority: TemuPriority, *,
+                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if priority not in HORIZONS:
+            raise ValueError(f"unknown priority {priority!r}; one of {sorted(HORIZONS)}")
+        self.budget = budget
+        self.interval = 1.0 / (rate * (1.0 - PACING_MARGIN))
+        self.horizon = HORIZONS[priority]
+        self._budgets = budgets
+        self._clock = clock or Clock()
+        self._rng = rng or random.Random()
+        self._busy = True  # which write to try first: the last booking's schedule was busy
+        self.bookings = 0  # store writes that booked a request, and those spent finding out it could not
+        self.refusals = 0
+
+    def acquire(self) -> float:
+        """Book one request and wait for its slot; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            now = self._clock.time()
+            booking = self._budgets.book(self.budget, self.interval, now, self.horizon, busy_first=self._busy)
+            if booking.start is not None:
+                self.bookings += 1
+                self._busy = booking.start > now
+                delay = booking.start - now
+                self._clock.sleep(delay)
+                return waited + max(0.0, delay)
+            # the schedule ends beyond this priority's horizon: wait until it is back within it
+            self.refusals += 1
+            self._busy = True
+            delay = max(booking.booked_until - self.horizon - now, self.interval)
+            delay *= 1.0 + 0.1 * self._rng.random()  # waiting workers do not all come back at once
+            self._clock.sleep(delay)
+            waited += delay
+
+    def penalize(self, seconds: float) -> None:
+        """The server said "slow down": nobody on this budget starts a request for `seconds`."""
+        self._budgets.hold(self.budget, self._clock.time() + seconds)
+
+
+__all__ = ["HORIZONS", "PACING_MARGIN", "TEMU_BUDGET", "SharedRateLimiter", "wholecell_budget"]
