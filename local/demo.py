@@ -2,14 +2,21 @@
 
 Seeds the two sandboxes (a WholeCell account with serialized units, a Temu shop whose
 seller SKU codes partly match), then drives the integration only through its public
-surfaces: the admin API, the Temu authorization redirect, the job queues. Each stage
-prints what happened; the last line is one JSON object with the counts.
+surfaces: the operator's steps through the `wholecell-temu` command (printed as typed, each
+request SigV4-signed and verified by the local API as API Gateway would), the seller's through
+the Temu authorization redirect, WholeCell's through the webhook, plus the admin API where a
+check reads state. Each stage prints what happened; the last line is one JSON object with the
+counts.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +79,23 @@ class Demo:
         else:
             print(f"  ok ({time.monotonic() - started:.1f} s)", flush=True)
 
+    def cli(self, *args: str, show: bool = True) -> Any:
+        """One `wholecell-temu` command as an operator types it (against this stack), its JSON read back."""
+        if show:
+            self.say(f"$ wholecell-temu {shlex.join(args)}")
+        env = {**os.environ, "WHOLECELL_TEMU_LOCAL_CREDENTIALS": "/nonexistent"}  # not a `make local`'s profile
+        command = [sys.executable, "-m", "wholecell_temu_cli", "--api-url", self.stack.api_url, "--output", "json",
+                   *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"wholecell-temu {shlex.join(args)} exited {done.returncode}: {done.stderr[-400:]}")
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def run_job(self, job: str) -> dict[str, Any]:
+        """`wholecell-temu jobs run`: queues the run and waits for its end (exit 1 unless it succeeded)."""
+        run = self.cli("jobs", "run", self.connection_id, job)
+        return dict(run)
+
     def api(self, method: str, path: str, expect: int, body: Any = None) -> Any:
         response = self.stack.http(method, path, json=body)
         if response.status_code != expect:
@@ -90,11 +114,11 @@ class Demo:
                  f"Temu: shop {self.mall_id} with {shop['skuCount']} SKUs in {shop['goodsCount']} goods")
 
     def connect(self) -> None:
-        created = self.api("POST", "/admin/connections", 201, {
-            "name": "Demo Wireless", "temu_region": "US",
-            "wholecell": {"app_id": WHOLECELL_APP[0], "app_secret": WHOLECELL_APP[1]},
-            "expected_mall_id": self.mall_id or None,  # only this Temu shop's token will be accepted
-        })
+        # only this Temu shop's token will be accepted; the secret comes from the environment, never typed
+        os.environ["WHOLECELL_APP_SECRET"] = WHOLECELL_APP[1]
+        created = self.cli("connections", "create", "Demo Wireless", "--temu-region", "US",
+                           "--wholecell-app-id", WHOLECELL_APP[0], "--expected-mall-id", str(self.mall_id),
+                           "--show-secret")
         self.connection_id = created["connection_id"]
         self.authorize_url = created["authorize_url"]  # single use, 10 minutes: sent to the seller
         self.webhook = (created["webhook_url"], created["webhook_secret"])
@@ -119,27 +143,21 @@ class Demo:
                  f"{connection['temu']['token_expires_at']}, missing scopes: {connection['temu']['missing_scopes']}")
 
     def configure(self) -> None:
-        settings = self.api("PUT", f"/admin/connections/{self.connection_id}/settings", 200, {
-            "order_import_enabled": True,
-            "inventory_sync_enabled": True,
-            "confirm_initial_push": True,
-            "order_status_map": {"1": "Pending", "2": "Awaiting Fulfillment", "3": "Canceled", "4": "Shipped"},
-            "inventory_statuses": ["Available"],
-        })
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "settings.yaml"
+            path.write_text("order_import_enabled: true\ninventory_sync_enabled: true\n"
+                            "order_status_map: {'1': Pending, '2': Awaiting Fulfillment, '3': Canceled, '4': Shipped}\n"
+                            "inventory_statuses: [Available]\n")
+            self.cli("connections", "settings", "edit", self.connection_id, str(path), "--confirm-initial-push",
+                     "--yes", show=False)
+            self.say(f"$ wholecell-temu connections settings edit {self.connection_id} settings.yaml "
+                     "--confirm-initial-push --yes")
+        settings = self.api("GET", f"/admin/connections/{self.connection_id}", 200)["settings"]
         self.say(f"settings stored: order import {settings['order_import_enabled']}, "
                  f"inventory sync {settings['inventory_sync_enabled']}")
 
-    def wait_for_run(self, job: str, run_id: str) -> dict[str, Any]:
-        self.stack.drain(timeout=120)
-        runs = self.api("GET", f"/admin/connections/{self.connection_id}/runs?job={job}", 200)["items"]
-        run = next(r for r in runs if r["run_id"] == run_id)
-        if run["outcome"] != "succeeded":
-            raise RuntimeError(f"{job} run {run['outcome']}: {run['reason']}")
-        return dict(run)
-
     def import_listings(self) -> None:
-        run_id = self.api("POST", f"/admin/connections/{self.connection_id}/listings/import", 202)["run_id"]
-        counts = self.wait_for_run("listing_import", run_id)["counts"]
+        counts = self.run_job("listing_import")["counts"]
         self.summary["listings_imported"] = counts.get("imported", 0)
         self.summary["listings_connected"] = counts.get("connected", 0)
         self.say(f"imported {counts.get('imported', 0)} Temu SKUs ({counts.get('new', 0)} new): "
@@ -147,13 +165,12 @@ class Demo:
                  f"{counts.get('unconnected', 0)} unconnected (empty or non-matching codes)")
 
     def connect_by_hand(self) -> None:
-        base = f"/admin/connections/{self.connection_id}/listings"
-        unconnected = self.api("GET", f"{base}?connected=false", 200)["items"]
+        unconnected = self.cli("listings", "search", self.connection_id, "--not-connected")["items"]
         listing = next(i for i in unconnected if i["seller_sku"] == "sgs22-128-gry-b")
         self.say(f"unconnected: {[i['seller_sku'] or '(empty)' for i in unconnected]}; "
                  f"connecting {listing['seller_sku']!r} to SGS22-128-GRY-B by hand")
-        connected = self.api("PUT", f"{base}/{listing['temu_sku_id']}/connection", 200,
-                             {"skus": [{"sku": "SGS22-128-GRY-B", "factor": 1}]})
+        connected = self.cli("listings", "connect", self.connection_id, str(listing["temu_sku_id"]),
+                             "--sku", "SGS22-128-GRY-B:1")
         if connected["connection"]["mode"] != "manual":
             raise RuntimeError("manual connection not stored")
         self.summary["listings_connected"] += 1
@@ -161,8 +178,7 @@ class Demo:
     def sync_quantities(self) -> None:
         assert self.stack.temu is not None and self.stack.wholecell is not None
         base = f"/admin/connections/{self.connection_id}"
-        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
-        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        counts = self.run_job("quantity_sync")["counts"]
         self.summary["quantities_pushed"] += counts.get("pushed", 0)
         self.say(f"read {counts.get('units_read', 0)} WholeCell units, pushed {counts.get('pushed', 0)} quantities "
                  f"in {counts.get('goods_written', 0)} Temu stock updates (one per goods)")
@@ -177,8 +193,7 @@ class Demo:
         units = self.stack.wholecell.state.list_units(WHOLECELL_APP[0], {"status": "Available"})
         sold = next(u for u in units if u["product_variation"]["sku"] == "IP13-128-BLU-A")
         self.stack.wholecell.state.set_unit_status(WHOLECELL_APP[0], [sold["id"]], "Sold")
-        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
-        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        counts = self.run_job("quantity_sync")["counts"]
         if counts.get("pushed", 0) != 1:
             raise RuntimeError(f"expected exactly one push after one unit sold, got {counts}")
         self.summary["quantities_pushed"] += 1
@@ -187,9 +202,8 @@ class Demo:
                  "pushed 1 quantity")
 
     def diagnose(self) -> None:
-        base = f"/admin/connections/{self.connection_id}/listings"
-        listing = next(i for i in self.api("GET", f"{base}?q=IP13-128-BLK-B", 200)["items"])
-        diagnosis = self.api("GET", f"{base}/{listing['temu_sku_id']}/diagnosis", 200)
+        listing = next(i for i in self.cli("listings", "search", self.connection_id, "-q", "IP13-128-BLK-B")["items"])
+        diagnosis = self.cli("listings", "diagnose", self.connection_id, str(listing["temu_sku_id"]))
         self.say(f"why does Temu show {diagnosis['temu_quantity']} for IP13-128-BLK-B?")
         for check in diagnosis["checks"]:
             self.say(f"  [{check['status']}] {check['check']}: {check['detail']}")
@@ -211,15 +225,14 @@ class Demo:
                                                    {"skuId": sku["PX7-128-WHT-A"], "quantity": 2}], status=2),
             "unknown": temu.add_order(self.mall_id, [{"skuId": sku[None], "quantity": 1}], status=1),
         }
-        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
-        counts = self.wait_for_run("order_import", run_id)["counts"]
+        counts = self.run_job("order_import")["counts"]
         self.summary["orders_imported"] = counts.get("imported", 0)
         self.summary["addresses_filled"] += counts.get("addresses_filled", 0)
         self.say(f"imported {counts.get('imported', 0)} Temu orders into WholeCell (channel Temu); "
                  f"{counts.get('addresses_filled', 0)} already awaiting shipment came with their address; "
                  f"{counts.get('unknown_sku_lines', 0)} line flagged Unknown SKU")
         for sn in self.orders.values():
-            order = self.api("GET", f"{base}/orders/{sn}", 200)
+            order = self.cli("orders", "show", self.connection_id, sn, show=sn == self.orders["unknown"])
             lines = ", ".join(f"{line['sku'] or 'Unknown SKU'} x{line['wholecell_quantity']}"
                               for line in order["lines"])
             self.say(f"  {sn}: Temu {order['temu_status_name']:<17} -> WholeCell {order['wholecell_status']!r} "
@@ -237,12 +250,10 @@ class Demo:
         assert self.stack.temu is not None and self.stack.wholecell is not None
         base = f"/admin/connections/{self.connection_id}"
         self.stack.temu.state.advance_order(self.orders["pending"])  # the buyer's order is confirmed on Temu
-        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
-        counts = self.wait_for_run("order_import", run_id)["counts"]
+        counts = self.run_job("order_import")["counts"]
         self.say(f"Temu moved {self.orders['pending']} to awaiting shipment: "
                  f"{counts.get('status_changes', 0)} WholeCell status change")
-        run_id = self.api("POST", f"{base}/jobs/address_backfill/run", 202)["run_id"]
-        counts = self.wait_for_run("address_backfill", run_id)["counts"]
+        counts = self.run_job("address_backfill")["counts"]
         self.summary["addresses_filled"] += counts.get("filled", 0)
         order = self.api("GET", f"{base}/orders/{self.orders['pending']}", 200)
         wholecell = self.stack.wholecell.state.get_order(WHOLECELL_APP[0], order["wholecell_order_id"])
@@ -275,8 +286,7 @@ class Demo:
         pending = self.api("GET", f"{base}/orders/{self.orders['pending']}", 200)
         wholecell.add_shipment(WHOLECELL_APP[0], pending["wholecell_order_id"], carrier="UPS",
                                tracking_number="1Z 999 AA1 01 2345 6784")
-        run_id = self.api("POST", f"{base}/jobs/shipment_reconcile/run", 202)["run_id"]
-        counts = self.wait_for_run("shipment_reconcile", run_id)["counts"]
+        counts = self.run_job("shipment_reconcile")["counts"]
         self.stack.drain(timeout=120)
         if temu.orders[self.orders["pending"]].status != 4:
             raise RuntimeError("the reconciler did not confirm the shipment whose webhook was lost")
@@ -291,7 +301,7 @@ class Demo:
         listings = {i["seller_sku"]: i for i in self.api("GET", f"{base}/listings", 200)["items"]}
         fresh = self.stack.temu.state.add_order(
             self.mall_id, [{"skuId": listings["IP13-128-BLU-A"]["temu_sku_id"], "quantity": 1}], status=2)
-        why = self.api("GET", f"{base}/orders/{fresh}", 200)
+        why = self.cli("orders", "why", self.connection_id, fresh)
         if why["import_state"] != "not_seen" or "not polled yet" not in why["not_imported_reason"]:
             raise RuntimeError(f"an order placed after the last run: {why}")
         self.summary["questions_answered"] += 1
@@ -305,8 +315,7 @@ class Demo:
         # "my listing was set to out of stock by other software": Temu's own orders lowered some
         # listings since the last push (sales); another tool sets this one to 0 (an overwrite)
         self.stack.temu.state.set_sku(self.mall_id, listings["sgs22-128-gry-b"]["temu_sku_id"], stock=0)
-        run_id = self.api("POST", f"{base}/jobs/quantity_sync/run", 202)["run_id"]
-        counts = self.wait_for_run("quantity_sync", run_id)["counts"]
+        counts = self.run_job("quantity_sync")["counts"]
         checks = {c["check"]: c for c in self.api(
             "GET", f"{base}/listings/{listings['sgs22-128-gry-b']['temu_sku_id']}/diagnosis", 200)["checks"]}
         if counts.get("overwritten_on_temu_down") != 1 or checks["overwritten_on_temu"]["status"] == "ok":
@@ -351,17 +360,13 @@ class Demo:
             raise RuntimeError(f"a used authorize link answered {replay.status_code}")
         self.summary["replayed_links_refused"] += 1
         self.say("the authorize link the seller used is refused a second time (400): "
-                 "a new one comes only from POST /admin/connections/{id}/authorize-link")
-        base = f"/admin/connections/{self.connection_id}"
-        disabled = self.api("POST", f"{base}/disable", 200)
-        run_id = self.api("POST", f"{base}/jobs/order_import/run", 202)["run_id"]
-        self.stack.drain(timeout=120)
-        runs = self.api("GET", f"{base}/runs?job=order_import", 200)["items"]
-        run = next(r for r in runs if r["run_id"] == run_id)
+                 "a new one comes only from `wholecell-temu connections authorize-link ID` (the admin API)")
+        disabled = self.cli("connections", "disable", self.connection_id)
+        run = self.run_job("order_import")
         if run["outcome"] != "skipped":
             raise RuntimeError(f"a disabled connection's run ended {run['outcome']}")
         self.summary["runs_skipped_while_disabled"] += 1
-        enabled = self.api("POST", f"{base}/enable", 200)
+        enabled = self.cli("connections", "enable", self.connection_id)
         self.say(f"disabled ({disabled['status']}): an order import was skipped ({run['reason']}); "
                  f"enabled again: {enabled['status']}")
 
@@ -396,7 +401,7 @@ class Demo:
 
 def main() -> int:
     print("Starting the local stack (moto, Temu and WholeCell sandboxes, HTTP API) ...", flush=True)
-    with LocalStack(ROOT, api_port=0) as stack:
+    with LocalStack(ROOT, api_port=0, verify_sigv4=True) as stack:
         print(f"  HTTP API {stack.api_url}", flush=True)
         demo = Demo(stack)
         demo.run()

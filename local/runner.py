@@ -27,6 +27,7 @@ from local.template import load_template
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_JSON = PROJECT_ROOT / "local" / "env.json"
 CREDENTIALS = PROJECT_ROOT / "local" / ".credentials"  # AWS shared-credentials file, a profile per function
+OPERATOR_PROFILE = "operator"  # and one for the harness's administrator (the CLI's --local DLQ commands)
 
 
 def _port(name: str) -> int:
@@ -44,6 +45,9 @@ def write_credentials(stack: LocalStack, path: Path = CREDENTIALS) -> bool:
     for function, credentials in sorted(stack.function_credentials.items()):
         lines += ["", f"[{function}]", f"aws_access_key_id = {credentials.access_key_id}",
                   f"aws_secret_access_key = {credentials.secret_access_key}"]
+    # the harness's administrator: what `wholecell-temu --local dlq ...` reads the local queues with
+    lines += ["", f"[{OPERATOR_PROFILE}]", f"aws_access_key_id = {os.environ['AWS_ACCESS_KEY_ID']}",
+              f"aws_secret_access_key = {os.environ['AWS_SECRET_ACCESS_KEY']}"]
     path.touch(mode=0o600)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return True

@@ -32,6 +32,7 @@ import base64
 import contextlib
 import importlib
 import json
+import json as _json  # `http` has a parameter named json
 import logging
 import os
 import random
@@ -48,10 +49,13 @@ from typing import Any
 
 import boto3
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import iam
-from local.http_api import Route, wsgi_app
+from local.http_api import Route, SigV4Check, wsgi_app
 from local.iam import Credentials
 from local.sandboxes.common import RunningServer
 from local.template import ACCOUNT_ID, REGION, Function, SqsMapping, Template, load_template, queue_arn
@@ -142,7 +146,7 @@ class LocalStack:
                  log_prefix: bool = False, dynamodb_endpoint: str | None = None,
                  concurrency: int = 1, function_timeouts: Mapping[str, float] | None = None,
                  worker_output: Path | None = None, enforce_iam: bool = True,
-                 bind_host: str = LOOPBACK) -> None:
+                 bind_host: str = LOOPBACK, verify_sigv4: bool = False) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -168,6 +172,9 @@ class LocalStack:
         # the address every server listens on (moto, sandboxes, HTTP API); 0.0.0.0 makes them reachable
         # from containers too (`sam local invoke`, README); URLs name `reachable_host(bind_host)`
         self.bind_host = bind_host
+        # the HTTP API verifies the SigV4 signature of AWS_IAM routes (local.http_api.SigV4Check) against
+        # the dummy pair and the harness's credentials, as API Gateway would; `http` then signs its requests
+        self.verify_sigv4 = verify_sigv4
 
         self.endpoint_url = ""  # moto (or AWS_ENDPOINT_URL): SQS, Secrets Manager and, by default, DynamoDB
         # DynamoDB only (tables included), when given or in AWS_ENDPOINT_URL_DYNAMODB; else endpoint_url
@@ -400,7 +407,12 @@ class LocalStack:
 
     def _start_api(self) -> None:
         routes = [Route(f.logical_id, r) for f in self.template.functions.values() for r in f.http_routes]
-        app = wsgi_app(routes, self.invoke, lambda: self.api_url.removeprefix("http://"))
+        sigv4 = None
+        if self.verify_sigv4:
+            known = {DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                     os.environ["AWS_ACCESS_KEY_ID"]: os.environ["AWS_SECRET_ACCESS_KEY"]}  # the harness's
+            sigv4 = SigV4Check(REGION, known)
+        app = wsgi_app(routes, self.invoke, lambda: self.api_url.removeprefix("http://"), sigv4)
         self._api_server = make_server(self.bind_host, self.api_port, app, threaded=True)
         self.api_url = f"http://{reachable_host(self.bind_host)}:{self._api_server.server_port}"
         self._spawn("http-api", self._api_server.serve_forever)
@@ -682,8 +694,16 @@ class LocalStack:
 
     def http(self, method: str, path: str, json: Any = None,
              headers: dict[str, str] | None = None) -> requests.Response:
-        """A request to the local HTTP API."""
-        return requests.request(method, self.api_url + path, json=json, headers=headers, timeout=60)
+        """A request to the local HTTP API (signed with the harness's credentials when it verifies SigV4)."""
+        if not self.verify_sigv4:
+            return requests.request(method, self.api_url + path, json=json, headers=headers, timeout=60)
+        body = b"" if json is None else _json.dumps(json).encode()
+        signing = AWSRequest(method=method, url=self.api_url + path, data=body, headers={
+            **({"Content-Type": "application/json"} if json is not None else {}), **(headers or {})})
+        SigV4Auth(BotoCredentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]),
+                  "execute-api", REGION).add_auth(signing)
+        return requests.request(method, self.api_url + path, data=body or None, headers=dict(signing.headers.items()),
+                                timeout=60)
 
     def connect_shop(self, mall_id: int, wholecell: Mapping[str, str], name: str = "Shop",
                      region: str = "US") -> str:

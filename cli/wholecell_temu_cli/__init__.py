@@ -1,0 +1,1 @@
+"""`wholecell-temu`: the operators' command line for the WholeCell <-> Temu integration (docs/cli.md)."""
