@@ -69,8 +69,10 @@ def create(
              f"authorize-link {created['connection_id']}`), and configure WholeCell's shipment webhook with the "
              "URL and secret.")
     if not show_secret:
-        note("The webhook secret was not printed. It is shown only at creation: run create again with "
-             "--show-secret, or rotate it (POST /admin/connections/{id}/webhook-secret) to get a new one.")
+        note("The webhook secret was not printed: only the creating answer holds it, and only --show-secret prints "
+             "it (creating the connection again would make a second connection). To get one now, rotate it: POST "
+             f"/admin/connections/{created['connection_id']}/webhook-secret answers a new secret, the old one valid "
+             "for the stated overlap.")
 
 
 def _print_warnings(warnings: list[dict[str, Any]]) -> None:

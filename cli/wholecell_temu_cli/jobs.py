@@ -87,14 +87,20 @@ def run_job(
 ) -> None:
     """Queue a run of JOB, wait for its end, print its outcome and counts (exit 1 if it failed)."""
     queued = api(ctx).post("connections", connection_id, "jobs", job.value, "run")
+    follow_run(ctx, connection_id, job.value, queued, wait=wait, timeout=timeout, interval=interval)
+
+
+def follow_run(ctx: typer.Context, connection_id: str, job: str, queued: dict[str, Any], *, wait: bool,
+               timeout: float, interval: float) -> None:
+    """A run just queued: say so (--no-wait), or wait for its end and report it."""
     if not wait:
         if options(ctx).json:
             print_json(queued)
         else:
             note(f"Queued run {queued['run_id']}.")
         return
-    report_run(ctx, connection_id, wait_for_run(ctx, connection_id, job.value, queued["run_id"], timeout=timeout,
-                                                     interval=interval))
+    report_run(ctx, connection_id, wait_for_run(ctx, connection_id, job, queued["run_id"], timeout=timeout,
+                                                interval=interval))
 
 
 @runs_app.command("list")

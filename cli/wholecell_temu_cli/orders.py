@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from wholecell_temu_cli.common import ConnectionId, OrderSn, api, options
-from wholecell_temu_cli.jobs import Interval, Timeout, report_run, wait_for_run
+from wholecell_temu_cli.jobs import Interval, Timeout, follow_run
 from wholecell_temu_cli.output import fields_table, note, print_json, table
 
 orders_app = typer.Typer(help="Temu orders and their WholeCell sales orders.", no_args_is_help=True)
@@ -81,14 +81,7 @@ def reimport(
 ) -> None:
     """Import one order again from Temu (an order import run for it alone)."""
     queued = api(ctx).post("connections", connection_id, "orders", parent_order_sn, "reimport")
-    if not wait:
-        if options(ctx).json:
-            print_json(queued)
-        else:
-            note(f"Queued run {queued['run_id']}.")
-        return
-    report_run(ctx, connection_id, wait_for_run(ctx, connection_id, "order_import", queued["run_id"],
-                                                timeout=timeout, interval=interval))
+    follow_run(ctx, connection_id, "order_import", queued, wait=wait, timeout=timeout, interval=interval)
 
 
 @shipments_app.command("resend")

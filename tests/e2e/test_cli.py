@@ -151,7 +151,7 @@ def test_from_creation_to_a_shipped_order(stack: LocalStack, seeded: dict[str, A
     assert connection_id in cli(stack, "connections", "list").stdout
 
 
-def test_the_webhook_secret_is_printed_only_on_request(stack: LocalStack) -> None:
+def test_the_webhook_secret_is_printed_only_on_request(stack: LocalStack, seeded: dict[str, Any]) -> None:
     result = cli(stack, "connections", "create", "Quiet", "--wholecell-app-id", APP["app_id"],
                  "--wholecell-app-secret", APP["app_secret"])
     assert result.exit_code == 0, result.stderr
@@ -230,6 +230,7 @@ def test_errors_say_what_to_do(stack: LocalStack, connection: str, tmp_path: Pat
     unknown_status = cli(stack, "connections", "settings", "edit", connection, str(status), "--yes")
     assert unknown_status.exit_code == 1
     assert "inventory_statuses: 'Availabel' does not exist in WholeCell" in unknown_status.stderr
+    assert "valid: 'Available'" in unknown_status.stderr  # what the status can be
     assert "'Available'" in unknown_status.stderr  # the valid title the API names
 
     sync_on = tmp_path / "sync.yaml"

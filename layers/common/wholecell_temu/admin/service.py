@@ -243,7 +243,7 @@ class ConnectionService:
                 if title not in existing:
                     hint = closest_title(title, existing)
                     fields[prefix + field] = f"{title!r} does not exist in WholeCell" + (
-                        f"; closest existing: {hint!r}" if hint else "")
+                        f"; closest existing: {hint!r}" if hint else "") + f"; {_valid_titles(existing)}"
                     return
 
         order_statuses = lookups.get("sales_order_statuses")
@@ -344,3 +344,13 @@ class _Lookups:
                 raise BadRequest("WholeCell rejected the API credentials",
                                  {"wholecell": "check the API App's id, secret and permissions"}) from None
             raise UpstreamUnavailable(f"WholeCell could not be reached: {exc}") from None
+
+
+VALID_TITLES_SHOWN = 20
+
+
+def _valid_titles(existing: list[str]) -> str:
+    """The titles the account has (what a wrong one can be replaced with), the first 20 of them."""
+    shown = ", ".join(repr(title) for title in existing[:VALID_TITLES_SHOWN])
+    more = len(existing) - VALID_TITLES_SHOWN
+    return f"valid: {shown}" + (f" and {more} more" if more > 0 else "") if existing else "the account has none"
