@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install test lint types complexity template-check unit integration e2e demo local invoke build validate artifact-check lock clean \
-	bench-listings bench-quantity bench-orders bench-footprint bench chaos probe mutation
+	bench-listings bench-quantity bench-orders bench-footprint bench-fleet bench chaos probe mutation
 
 help:
 	@echo "make demo   - run the end-to-end scenario on the embedded local stack"
@@ -30,6 +30,8 @@ help:
 	@echo "make bench-quantity - quantity sync, 200,000 units / 20,000 SKUs, full and 1 % runs (~6 min; not a test)"
 	@echo "make bench-orders   - order import of 1,000 new Temu orders at WholeCell's 2 req/s (~10 min; not a test)"
 	@echo "make bench-footprint - cold starts, package sizes, Temu budget, fan-out of 1,000 connections (~1 min)"
+	@echo "make bench-fleet - 200 accounts on one Temu app, one tick under today's settings and the shared"
+	@echo "              budgets, drain time against the physical bound (~45 min; not a test)"
 	@echo "make bench  - the quantity, order and footprint benchmarks, one overview table, bench/results.json"
 	@echo "make chaos  - the whole flow under faults and killed workers, then every invariant (~10 min; bench/chaos.json)"
 	@echo "make mutation - mutation testing of domain/, Temu signing and models, the WholeCell adapter (~4 min;"
@@ -109,6 +111,9 @@ bench-quantity: install
 
 bench-orders: install
 	$(PY) -m bench.orders
+
+bench-fleet: install
+	$(PY) -m bench.fleet
 
 validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint

@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "workers.log"
-        overrides = {"WHOLECELL_RATE_LIMIT": FAST, "TEMU_RATE_LIMIT": FAST}
+        overrides = {"WHOLECELL_RATE_LIMIT": FAST, "TEMU_RATE_LIMIT": FAST, "TEMU_APP_RATE_LIMIT": FAST}
         with LocalStack(ROOT, api_port=0, env_overrides=overrides, worker_output=log) as stack:
             assert stack.temu is not None and stack.wholecell is not None
             counter = install(stack)

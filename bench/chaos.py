@@ -13,9 +13,9 @@ WholeCell, the worker that created it is killed before it records it, and the bu
 the order on Temu before another run takes the claim over. Then, during the chaos phase:
 
 - both sandboxes inject faults on every call: 5xx, hangs past the client's timeout, and on
-  WholeCell 429s and non-JSON 200s; the functions keep the template's Temu budget (per-worker
-  rates summing to 20 requests/s) while the Temu sandbox throttles at 12/s, answering
-  4000004 whenever several consumers are busy at once;
+  WholeCell 429s and non-JSON 200s; the Temu sandbox throttles at 12/s, answering 4000004
+  beyond it, below the one Temu budget the functions share (SharedBudgets, the template's
+  default, with TemuAppRateLimit 20), so Temu refuses requests and every worker backs off;
 - writes (WholeCell sales-order create/patch, Temu stock edit and shipment confirm) are
   sometimes done and then answered 502, answered only after the client gave up, or done and
   the calling worker killed before it can record the outcome (local.sandboxes.common);
@@ -216,15 +216,12 @@ class ChaosRun:
         return response.json() if response.content else None
 
     def connect(self, live: Live) -> None:
-        created = self.stack.create_connection({"app_id": live.world.app_id, "app_secret": live.world.app_secret},
-                                               f"Chaos {live.label}")
+        created = self.stack.connect_with_webhook(
+            live.mall_id, {"app_id": live.world.app_id, "app_secret": live.world.app_secret}, f"Chaos {live.label}", {
+                "order_import_enabled": True, "inventory_sync_enabled": True, "confirm_initial_push": True,
+                "order_status_map": STATUS_MAP, "inventory_statuses": ["Available"], "warehouses": list(WAREHOUSES)})
         live.connection_id = str(created["connection_id"])
         live.webhook_url, live.webhook_secret = created["webhook_url"], created["webhook_secret"]
-        self.stack.authorize(live.connection_id, live.mall_id)
-        self.api("PUT", f"/admin/connections/{live.connection_id}/settings", {
-            "order_import_enabled": True, "inventory_sync_enabled": True, "confirm_initial_push": True,
-            "order_status_map": STATUS_MAP, "inventory_statuses": ["Available"], "warehouses": list(WAREHOUSES)})
-        self.wholecell.configure_webhook(live.world.app_id, live.webhook_url, [live.webhook_secret])
 
     def queue_run(self, live: Live, job: str) -> str:
         return str(self.api("POST", f"/admin/connections/{live.connection_id}/jobs/{job}/run", expect=202)["run_id"])
@@ -766,8 +763,9 @@ def stack_options(config: ChaosConfig, worker_log: Path | None) -> dict[str, Any
         "RUN_LEASE_SECONDS": str(config.lease_seconds), "HTTP_TIMEOUT_SECONDS": str(config.http_timeout),
         "WHOLECELL_RATE_LIMIT": str(config.wholecell_worker_rate), "POWERTOOLS_METRICS_DISABLED": "true",
     }
-    parameters = {"LogLevel": "WARNING", "MaxJobConcurrency": str(config.concurrency),
-                  **{name: f"{rate:g}" for name, rate in config.temu_budget}}
+    parameters = {"LogLevel": "WARNING", "SharedBudgets": "enabled", "TemuAppRateLimit": f"{config.temu_budget_rate:g}",
+                  "MaxJobConcurrency": str(config.concurrency),
+                  "ShipmentPushTemuRate": f"{config.shipment_push_temu_rate:g}"}
     return {"api_port": 0, "env_overrides": env, "parameters": parameters,
             "concurrency": config.concurrency, "worker_output": worker_log,
             "function_timeouts": {"OrderImportFunction": config.order_timeout,

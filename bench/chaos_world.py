@@ -44,7 +44,8 @@ class ChaosConfig:
     timeout_rate: float = 0.05  # hangs past the client's timeout
     wholecell_429_rate: float = 0.05
     malformed_rate: float = 0.03
-    temu_app_rate: float = 12.0  # Temu throttling below the budget's 20 req/s: 4000004 answers when busy
+    temu_app_rate: float = 12.0  # the Temu sandbox's throttling (4000004 beyond it)
+    temu_budget_rate: float = 20.0  # TemuAppRateLimit: above the sandbox's rate on purpose, so Temu throttles
     # on writes (WholeCell create/patch, Temu stock edit and shipment confirm): done, then ...
     lost_rate: float = 0.03  # ... answered 502
     lost_timeout_rate: float = 0.02  # ... answered only after the client gave up
@@ -55,13 +56,13 @@ class ChaosConfig:
     lease_seconds: int = 5  # RUN_LEASE_SECONDS, shorter than many runs: runs of one job for one connection overlap
     order_timeout: int = 90  # OrderImportFunction Timeout = ORDER_CLAIM_SECONDS
     shipment_timeout: int = 30  # ShipmentPushFunction Timeout = SHIPMENT_CLAIM_SECONDS
-    # the template's Temu budget (per-worker rates x MaxJobConcurrency 2, + admin/OAuth = 20 req/s),
-    # with the order import's and the shipment confirmations' shares raised: orders and shipments
-    # are what the run produces most of, and a batch of 10 confirmations must fit the compressed timeout
-    temu_budget: tuple[tuple[str, float], ...] = (
-        ("QuantitySyncTemuRate", 2.0), ("OrderImportTemuRate", 3.5), ("ListingImportTemuRate", 1.0),
-        ("AddressBackfillTemuRate", 1.0), ("ShipmentPushTemuRate", 2.0), ("TemuRateLimit", 1.0))
-    wholecell_worker_rate: float = 10.0
+    # Temu pacing: the template's shared budgets (SharedBudgets=enabled), every worker of every
+    # function booking one app-wide schedule at TemuAppRateLimit = temu_budget_rate, so the per-worker
+    # *TemuRate shares pace nothing. One still counts: the shipment push expects a confirmation to
+    # take domain/shipments.confirmation_seconds(its TEMU_RATE_LIMIT) and starts none with less time
+    # left, so its share is raised for more than one confirmation to fit the compressed timeout.
+    shipment_push_temu_rate: float = 2.0
+    wholecell_worker_rate: float = 10.0  # WHOLECELL_RATE_LIMIT: with shared budgets, each account's, all workers'
     concurrency: int = 2  # invocations per function at once (SQS pollers per queue)
     fast_dynamodb: bool = True  # bench.engine's dynalite instead of moto for DynamoDB
     settle_seconds: float = 300.0  # after the faults stop, time allowed to converge

@@ -11,7 +11,9 @@
   against Lambda's 250 MB unzipped limit.
 - Fan-out: N active connections (moto, in process) and one schedule tick of every job: the
   messages sent, the SendMessageBatch calls and the time they take, and the Temu request
-  ceiling the template allows however many shops there are (workers x rate per consumer).
+  ceiling the template allows however many shops there are (with shared budgets, the
+  default, the app-wide TemuAppRateLimit every worker books; with SharedBudgets=disabled,
+  workers x rate per consumer plus the admin/OAuth rate).
 
 Figures are printed as a table and written to bench/footprint.json.
 """
@@ -103,11 +105,18 @@ def layer_size(download: bool) -> dict[str, Any]:
 
 
 def temu_budget() -> dict[str, Any]:
-    """Workers x rate of every Temu-calling consumer, from the template's defaults."""
+    """The Temu request ceiling of the template's defaults. With shared budgets (BUDGETS_TABLE
+    set) every worker of every function books one app-wide schedule at TEMU_APP_RATE_LIMIT, however
+    many workers run; without, workers x rate of every Temu-calling consumer plus admin/OAuth."""
     template = load_template(ROOT / "template.yaml")
     environments = env_json(template)
+    admin = environments["AdminFunction"]
+    if admin["BUDGETS_TABLE"]:
+        app_rate = float(admin["TEMU_APP_RATE_LIMIT"])
+        return {"mode": "shared", "app_rate": app_rate, "ceiling_requests_per_second": app_rate,
+                "app_limit": TEMU_APP_LIMIT}
     consumers: dict[str, Any] = {}
-    total = float(environments["AdminFunction"]["TEMU_RATE_LIMIT"])
+    total = float(admin["TEMU_RATE_LIMIT"])
     for logical_id, function in sorted(template.functions.items()):
         if not function.sqs_mappings or logical_id == "ShipmentReconcileFunction":
             continue
@@ -115,7 +124,7 @@ def temu_budget() -> dict[str, Any]:
         rate = float(environments[logical_id]["TEMU_RATE_LIMIT"])
         consumers[logical_id] = {"workers": workers, "rate_per_worker": rate, "budget": workers * rate}
         total += workers * rate
-    return {"consumers": consumers, "admin_and_oauth": float(environments["AdminFunction"]["TEMU_RATE_LIMIT"]),
+    return {"mode": "disabled", "consumers": consumers, "admin_and_oauth": float(admin["TEMU_RATE_LIMIT"]),
             "ceiling_requests_per_second": total, "app_limit": TEMU_APP_LIMIT}
 
 
@@ -197,10 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"\nlayer: package {layer['package_bytes'] / 1024:.0f} KB; dependencies {layer['dependencies']}")
     budget = results["temu_budget"]
-    shares = ", ".join(f"{name.removesuffix('Function')} {row['workers']}x{row['rate_per_worker']:g}"
-                       for name, row in budget["consumers"].items())
-    print(f"\nTemu ceiling: {budget['ceiling_requests_per_second']:g} req/s of the app's {TEMU_APP_LIMIT} "
-          f"({shares}, admin/OAuth {budget['admin_and_oauth']:g})")
+    if budget["mode"] == "shared":
+        how = f"shared budgets: every worker books the app's one schedule at {budget['app_rate']:g} req/s"
+    else:
+        how = ", ".join(f"{name.removesuffix('Function')} {row['workers']}x{row['rate_per_worker']:g}"
+                        for name, row in budget["consumers"].items())
+        how = f"SharedBudgets=disabled: {how}, admin/OAuth {budget['admin_and_oauth']:g}"
+    print(f"\nTemu ceiling: {budget['ceiling_requests_per_second']:g} req/s of the app's {TEMU_APP_LIMIT} ({how})")
     fan = results["fan_out"]
     print(f"\nfan-out of {fan['connections']} connections, one tick per job:")
     for job, row in fan["jobs"].items():

@@ -16,9 +16,11 @@ and checks the transitions, that the manual connection survived and that the sec
 wrote exactly the listings that changed (DynamoDB writes counted at the moto server).
 
 The Temu sandbox enforces Temu's app-wide 20 requests/s (a breach answers 4000004); the
-worker paces itself at the template's ListingImportTemuRate, so the measured time includes that
-pacing. Figures are printed and written to bench/listings.json; the exit status is 1 when a
-check fails or the projected job time exceeds half of ListingImportFunction's timeout.
+worker paces itself at the template's TemuAppRateLimit, the app-wide budget it books with
+priority `listings` (SharedBudgets=enabled, the default; with SharedBudgets=disabled at its own
+ListingImportTemuRate), so the measured time includes that pacing. Figures are printed and
+written to bench/listings.json; the exit status is 1 when a check fails or the projected job
+time exceeds half of ListingImportFunction's timeout.
 """
 
 from __future__ import annotations
@@ -461,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     parser.add_argument("--skus-per-goods", type=int, default=4)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--temu-rate-limit", type=float, default=None,
-                        help="the ListingImportTemuRate template parameter (default: the template's)")
+                        help="the import's Temu rate: the TemuAppRateLimit template parameter (shared budgets), "
+                             "and ListingImportTemuRate (SharedBudgets=disabled) (default: the template's)")
     parser.add_argument("--assumed-latency", type=float, default=0.5,
                         help="seconds per Temu/WholeCell request assumed in the Lambda projection")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -473,14 +476,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     checks = Checks()
     parameters = {"LogLevel": "WARNING"}  # the workers' per-run INFO lines would bury the figures
     if args.temu_rate_limit:
-        parameters["ListingImportTemuRate"] = str(args.temu_rate_limit)
+        parameters["TemuAppRateLimit"] = parameters["ListingImportTemuRate"] = str(args.temu_rate_limit)
     started = time.monotonic()
     quiet = {"POWERTOOLS_METRICS_DISABLED": "true"}  # no EMF lines between the figures
     with LocalStack(ROOT, api_port=0, parameters=parameters, env_overrides=quiet) as stack:
         assert stack.temu is not None and stack.wholecell is not None
         settings = load_settings(stack.environments[IMPORT_FUNCTION])
         bind_tables(settings)
-        temu_rate, wholecell_rate = settings.temu_rate_limit, settings.wholecell_rate_limit
+        # the import's Temu pace: the app's shared budget (booked with priority `listings`) or its own share
+        shared = bool(settings.budgets_table)
+        temu_rate = settings.temu_app_rate_limit if shared else settings.temu_rate_limit
+        wholecell_rate = settings.wholecell_rate_limit
         lambda_timeout = float(stack.template.functions[IMPORT_FUNCTION].timeout)
         memory_mb = stack.template.functions[IMPORT_FUNCTION].memory_size
         admin_timeout = float(stack.template.functions["AdminFunction"].timeout)
@@ -495,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         seed_seconds = time.monotonic() - seeding
         print(f"seeded {shop['skuCount']} SKUs / {shop['goodsCount']} goods, {len(world.wholecell_skus)} WholeCell "
               f"SKUs in {seed_seconds:.1f} s; importing (Temu {temu_rate:g} req/s, WholeCell "
-              f"{wholecell_rate:g} req/s per worker)...", flush=True)
+              f"{wholecell_rate:g} req/s {'shared budgets' if shared else 'per worker'})...", flush=True)
 
         # ---- import 1: everything new
         first = run_import(stack, connection_id, counter, timeout=lambda_timeout + 60)
@@ -557,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         "skus": len(world.skus), "goods": len(world.goods), "wholecell_skus": len(world.wholecell_skus),
         "mix": mix, "changes": {**{k: len(v) for k, v in changes.by_kind.items()}, "renamed": 3, "manual": 1},
         "import_memory_mb": memory_mb,
-        "temu_rate_limit_per_worker": temu_rate, "temu_app_rate_limit": TEMU_APP_RATE,
+        "shared_budgets": shared, "temu_rate_limit": temu_rate, "temu_app_rate_limit": TEMU_APP_RATE,
         "wholecell_rate_limit": wholecell_rate, "assumed_latency_s": args.assumed_latency,
         "lambda_timeout_s": lambda_timeout, "budget_s": budget,
         "imports": [

@@ -12,9 +12,10 @@ arrive on Temu (1-2 lines each; 85 % pending, 15 % already awaiting shipment, wh
 is read and sent with the create) and order import runs once on demand (`POST
 .../jobs/order_import/run`, until the queues drain), then once more right after.
 
-WholeCell is paced at its 2 requests/s (the worker's WHOLECELL_RATE_LIMIT and the sandbox's
-enforced limit, 429 beyond it). Temu is not the bottleneck: the worker may use Temu's whole
-app limit, 20 requests/s (TEMU_RATE_LIMIT=20, one connection), which the sandbox enforces
+WholeCell is paced at its 2 requests/s (WHOLECELL_RATE_LIMIT, the account's budget the workers
+share, and the sandbox's enforced limit, 429 beyond it). Temu is not the bottleneck: the workers
+may use Temu's whole app limit, 20 requests/s (TEMU_APP_RATE_LIMIT=20, the shared app budget, with
+TEMU_RATE_LIMIT set alike for SharedBudgets=disabled; one connection), which the sandbox enforces
 (4000004 beyond it); an order needs 1 Temu call (its amounts) or 3 (plus the address).
 `--scale K` multiplies both rates, worker and sandboxes, to shorten the run; the table says so.
 
@@ -66,6 +67,7 @@ from bench.quantity import (
     bound_line,
     finish,
     import_listings,
+    pacing,
     parse_time,
     peak_rss_mb,
     print_table,
@@ -309,8 +311,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
     with bench_stack() as (stack, engine):
         assert stack.temu is not None and stack.wholecell is not None
         for function in (FUNCTION, BACKFILL, PUSH, RECONCILE):  # before their workers start
-            stack.environments[function].update({"WHOLECELL_RATE_LIMIT": str(wholecell_rate),
-                                                 "TEMU_RATE_LIMIT": str(temu_rate)})
+            stack.environments[function].update(pacing(wholecell_rate, temu_rate))
         bind_tables(load_settings(stack.environments[FUNCTION]))
         timeout = float(stack.template.functions[FUNCTION].timeout) + 60
         wholecell_timeline, _ = timelines(stack)

@@ -19,10 +19,11 @@ The scenario, on the sandboxes through the whole local stack (worker processes, 
   status changes, warehouse moves, commits to open orders, plus a few new open orders) are
   both scheduled-style runs: the schedule's fan-out invocation, then the SQS delivery, until
   the queues drain. Run 2 is measured at the real rates: WholeCell 2 requests/s and Temu
-  20 requests/s, each both the worker's pacing (WHOLECELL_RATE_LIMIT, TEMU_RATE_LIMIT) and
-  the sandbox's enforced limit. Run 1 would need ~13 minutes at those rates (1,000 unit
-  pages, 5,000 stock edits), so its clocks are scaled by `--first-run-scale` (both rates x5
-  by default, on both sides); the table says so and gives its time at the real rates too.
+  20 requests/s, each both the worker's pacing (WHOLECELL_RATE_LIMIT, and TEMU_APP_RATE_LIMIT,
+  the shared Temu budget's rate, with TEMU_RATE_LIMIT set alike: `pacing`) and the sandbox's
+  enforced limit. Run 1 would need ~13 minutes at those rates (1,000 unit pages, 5,000 stock
+  edits), so its clocks are scaled by `--first-run-scale` (both rates x5 by default, on both
+  sides); the table says so and gives its time at the real rates too.
 
 Checks (exit status 1 when one fails): after each run Temu's stock equals the calculated
 quantity of every connected, active listing, computed here independently from the sandboxes'
@@ -169,13 +170,18 @@ def parse_time(value: Any) -> float:
 
 
 def restart_worker(stack: LocalStack, function: str, environment: dict[str, str]) -> None:
-    """Give a function new environment variables; its next invocation is a cold start with them,
-    as a Lambda configuration change is. (The stack keeps its warm workers in `_workers`.)"""
-    stack.environments[function].update(environment)
-    with stack._lock:
-        worker = stack._workers.pop(function, None)
-    if worker is not None:
-        worker.stop()
+    """Give a function more environment variables; its next invocation is a cold start with them,
+    as a Lambda configuration change is."""
+    stack.reconfigure(function, stack.environments[function] | environment)
+
+
+def pacing(wholecell_rate: float, temu_rate: float) -> dict[str, str]:
+    """A worker's environment pacing it at these rates: WholeCell's per account (WHOLECELL_RATE_LIMIT,
+    the shared budget's rate or the worker's own) and Temu's, both the shared app-wide budget's
+    (TEMU_APP_RATE_LIMIT, SharedBudgets=enabled, the default) and the worker's own share
+    (TEMU_RATE_LIMIT, SharedBudgets=disabled)."""
+    return {"WHOLECELL_RATE_LIMIT": str(wholecell_rate), "TEMU_RATE_LIMIT": str(temu_rate),
+            "TEMU_APP_RATE_LIMIT": str(temu_rate)}
 
 
 @contextmanager
@@ -183,8 +189,7 @@ def bench_stack() -> Iterator[tuple[LocalStack, str]]:
     """The whole local stack on bench.engine's dynalite, quiet (no metrics, WARNING logs), every
     worker paced at SETUP_RATE until a bench gives a function its measured rates; yields the
     stack and the DynamoDB engine's description."""
-    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "WHOLECELL_RATE_LIMIT": str(SETUP_RATE),
-             "TEMU_RATE_LIMIT": str(SETUP_RATE)}
+    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", **pacing(SETUP_RATE, SETUP_RATE)}
     with fast_dynamodb() as endpoint, LocalStack(ROOT, api_port=0, dynamodb_endpoint=endpoint,
                                                  parameters={"LogLevel": "WARNING"}, env_overrides=quiet) as stack:
         engine = engine_description()
@@ -619,8 +624,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
 
         # ---- run 1: the first run (a full rebuild, every listing pushed), clocks scaled
         scale = args.first_run_scale
-        restart_worker(stack, FUNCTION, {"WHOLECELL_RATE_LIMIT": str(WHOLECELL_RATE * scale),
-                                         "TEMU_RATE_LIMIT": str(TEMU_RATE * scale)})
+        restart_worker(stack, FUNCTION, pacing(WHOLECELL_RATE * scale, TEMU_RATE * scale))
         set_limits(stack, WHOLECELL_RATE * scale, TEMU_RATE * scale)
         print(f"run 1 (first, full rebuild) at x{scale:g}: WholeCell {WHOLECELL_RATE * scale:g} req/s, "
               f"Temu {TEMU_RATE * scale:g} req/s...", flush=True)
@@ -639,8 +643,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one scenario,
         changed_units = apply_changes(stack, world, CHANGE_SHARE, args.seed)
         truth_after = true_quantities(account)
         goods, skus_changed = changed_goods(world, truth_before, truth_after)
-        restart_worker(stack, FUNCTION, {"WHOLECELL_RATE_LIMIT": str(WHOLECELL_RATE),
-                                         "TEMU_RATE_LIMIT": str(TEMU_RATE)})
+        restart_worker(stack, FUNCTION, pacing(WHOLECELL_RATE, TEMU_RATE))
         set_limits(stack, WHOLECELL_RATE, TEMU_RATE)
         print(f"run 2 (incremental) after {changed_units} units changed {world.changes}: "
               f"{skus_changed} SKUs in {len(goods)} goods change quantity; WholeCell {WHOLECELL_RATE:g} req/s, "

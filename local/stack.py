@@ -18,10 +18,12 @@ environment, events and resources):
 
 By default every function has one worker and every SQS event one poller, so invocations of
 a function never overlap. `concurrency=N` plays Lambda's concurrency instead: up to N
-pollers per SQS event (capped by its MaximumConcurrency) and as many warm workers per
-function as invocations run at once; a message is then received for the queue's own
-visibility timeout while its invocation runs, and made visible again after
-`retry_visibility_timeout` when it fails. `function_timeouts` overrides functions'
+batches of each SQS event under way at once (capped by its MaximumConcurrency; one receiver
+hands each batch to a thread of its own, so an idle queue costs one long poll whatever N is;
+`set_concurrency` changes N while running) and as many warm workers per function as
+invocations run at once; a message is then received for the queue's own visibility timeout
+while its invocation runs, and made visible again after `retry_visibility_timeout` when it
+fails. `function_timeouts` overrides functions'
 Timeout (a chaos run compresses time), and `kill_busy_worker` / `kill_worker_on_port`
 kill a worker in the middle of an invocation, as a crashed Lambda would be.
 """
@@ -203,6 +205,11 @@ class LocalStack:
         self._in_flight = 0  # deliveries and scheduled invocations under way
         self._started = 0  # deliveries and scheduled invocations ever started
         self._polling = 0  # pollers inside a receive or a delivery
+        self._invocations: dict[int, tuple[str, float]] = {}  # deliveries under way: (function, monotonic start)
+        # concurrency > 1: batches under way per SQS event (each in a thread of its own) and their threads
+        self._slots_changed = threading.Condition()
+        self._busy_slots: Counter[str] = Counter()
+        self._batches: set[threading.Thread] = set()
         self._saved_environ: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -235,10 +242,8 @@ class LocalStack:
             self._delivering.set()
             for function in self.template.functions.values():
                 for mapping in function.sqs_mappings:
-                    for number in range(self._pollers(mapping)):
-                        suffix = f"-{number}" if number else ""
-                        self._spawn(f"sqs-{function.logical_id}-{mapping.event}{suffix}", self._poll, function,
-                                    mapping)
+                    self._spawn(f"sqs-{function.logical_id}-{mapping.event}",
+                                self._poll if self.concurrency == 1 else self._dispatch, function, mapping)
                 if self.schedule_seconds > 0 and any(schedule.enabled for schedule in function.schedules):
                     self._spawn(f"schedule-{function.logical_id}", self._tick, function)
         except BaseException:
@@ -258,6 +263,10 @@ class LocalStack:
         self._threads.clear()
         for worker in [*self._workers.values(), *(w for pool in self._more_workers.values() for w in pool)]:
             worker.stop()
+        with self._slots_changed:
+            batches = list(self._batches)
+        for thread in batches:  # their invocations end now that the workers are gone
+            thread.join(timeout=10)
         self._workers.clear()
         self._more_workers.clear()
         self._checked_out.clear()
@@ -478,6 +487,16 @@ class LocalStack:
             with self._lock:
                 self._checked_out.discard(id(worker))
 
+    def reconfigure(self, function_logical_id: str, environment: Mapping[str, str]) -> None:
+        """New environment variables for a function, as a Lambda configuration change: its idle workers
+        stop, so its next invocations are cold starts with them (call it while the function is idle)."""
+        with self._lock:
+            self.environments[function_logical_id] = dict(environment)
+            first = self._workers.pop(function_logical_id, None)
+            stopped = ([first] if first is not None else []) + self._more_workers.pop(function_logical_id, [])
+        for worker in stopped:
+            worker.stop()
+
     def workers(self, function_logical_id: str | None = None) -> list[Worker]:
         """The workers started for a function (every function's when None)."""
         with self._lock:
@@ -546,9 +565,19 @@ class LocalStack:
                     self._notice(f"[local] scheduled {exc}")
 
     def _pollers(self, mapping: SqsMapping) -> int:
+        """Invocations of one SQS event at once: the stack's concurrency, capped by the event's MaximumConcurrency."""
         if self.concurrency == 1:
             return 1
         return max(1, min(self.concurrency, mapping.maximum_concurrency or self.concurrency))
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Change how many invocations of each SQS event run at once (a stack started with concurrency > 1;
+        batches already under way finish). Still capped by each event's MaximumConcurrency."""
+        if self.concurrency == 1 or concurrency < 2:
+            raise ValueError("set_concurrency needs a stack started with concurrency > 1, and a value above 1")
+        with self._slots_changed:
+            self.concurrency = int(concurrency)
+            self._slots_changed.notify_all()
 
     def _receive_visibility(self, queue_logical_id: str) -> int:
         """How long a received message stays invisible. With one poller per queue, the retry delay
@@ -564,11 +593,14 @@ class LocalStack:
         if self.concurrency == 1 or not messages:
             return
         try:
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+            answer = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_visibility_timeout}
                 for i, m in enumerate(messages)])
         except Exception as exc:  # they come back after the queue's visibility timeout instead
             self._notice(f"[local] could not make {len(messages)} failed messages visible again: {exc!r}")
+            return
+        if answer.get("Failed"):  # a batch call answers per entry, without raising
+            self._notice(f"[local] could not make failed messages visible again: {answer['Failed']}")
 
     def _poll(self, function: Function, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
@@ -580,20 +612,81 @@ class LocalStack:
             with self._lock:
                 self._polling += 1
             try:
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=min(mapping.batch_size, 10),
-                    WaitTimeSeconds=self.poll_wait_seconds, VisibilityTimeout=visibility,
-                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                messages = self._receive(sqs, url, mapping, visibility)
                 if messages and not self._stopping.is_set():
                     with self._delivery():
                         self._deliver(sqs, url, function, mapping, messages)
             except Exception as exc:  # keep polling, as the real event source mapping does
-                if not self._stopping.is_set():
-                    self._notice(f"[local] polling {mapping.queue} failed: {exc!r}")
-                    self._stopping.wait(1)
+                self._polling_failed(mapping, exc)  # what was received comes back after the retry delay
             finally:
                 with self._lock:
                     self._polling -= 1
+
+    def _receive(self, sqs: Any, url: str, mapping: SqsMapping, visibility: int) -> list[dict[str, Any]]:
+        return list(sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=min(mapping.batch_size, 10),
+            WaitTimeSeconds=self.poll_wait_seconds, VisibilityTimeout=visibility,
+            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", []))
+
+    def _polling_failed(self, mapping: SqsMapping, exc: Exception) -> None:
+        if not self._stopping.is_set():
+            self._notice(f"[local] polling {mapping.queue} failed: {exc!r}")
+            self._stopping.wait(1)
+
+    def _dispatch(self, function: Function, mapping: SqsMapping) -> None:
+        """concurrency > 1, as Lambda's event source mapping scales: one receiver per SQS event hands each
+        batch to a thread of its own while fewer than `_pollers(mapping)` batches are under way (an idle
+        queue costs one long poll at a time, however high the concurrency)."""
+        sqs = self.client("sqs")
+        url = self.queue_urls[mapping.queue]
+        visibility = self._receive_visibility(mapping.queue)
+        key = f"{function.logical_id}/{mapping.event}"
+        while not self._stopping.is_set():
+            if not self._delivering.wait(0.2):
+                continue
+            with self._slots_changed:
+                if self._busy_slots[key] >= self._pollers(mapping):
+                    self._slots_changed.wait(0.2)
+                    continue
+                self._busy_slots[key] += 1
+                self._polling += 1
+            handed_over = False
+            messages: list[dict[str, Any]] = []
+            try:
+                messages = self._receive(sqs, url, mapping, visibility)
+                if messages and not self._stopping.is_set():
+                    thread = threading.Thread(target=self._batch, args=(sqs, url, function, mapping, messages),
+                                              kwargs={"key": key}, name=f"batch-{key}", daemon=True)
+                    with self._slots_changed:
+                        self._batches.add(thread)
+                    thread.start()
+                    handed_over = True
+            except Exception as exc:  # keep polling, as the real event source mapping does
+                self._retry_later(sqs, url, messages)  # a failure of ours: what was received comes back soon
+                self._polling_failed(mapping, exc)
+            finally:
+                if not handed_over:
+                    self._release_slot(key)
+
+    def _batch(self, sqs: Any, url: str, function: Function, mapping: SqsMapping, messages: list[dict[str, Any]],
+               *, key: str) -> None:
+        try:
+            with self._delivery():
+                self._deliver(sqs, url, function, mapping, messages)
+        except Exception as exc:  # a failure of the stack's, not the function's: the batch comes back soon
+            if not self._stopping.is_set():
+                self._notice(f"[local] delivering to {function.logical_id} failed: {exc!r}")
+                self._retry_later(sqs, url, messages)
+        finally:
+            self._release_slot(key)
+            with self._slots_changed:
+                self._batches.discard(threading.current_thread())
+
+    def _release_slot(self, key: str) -> None:
+        with self._slots_changed:
+            self._busy_slots[key] -= 1
+            self._polling -= 1
+            self._slots_changed.notify_all()
 
     def _deliver(self, sqs: Any, url: str, function: Function, mapping: SqsMapping,
                  messages: list[dict[str, Any]]) -> None:
@@ -604,6 +697,9 @@ class LocalStack:
             self.stats["deliveries"] += len(messages)
             self.stats["redeliveries"] += sum(
                 1 for m in messages if int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1)
+        token = object()
+        with self._lock:
+            self._invocations[id(token)] = (function.logical_id, time.monotonic())
         try:
             result = self.invoke(function.logical_id, event)
         except InvocationError as exc:
@@ -616,6 +712,9 @@ class LocalStack:
             self._notice(f"[local] {mapping.queue} batch of {len(messages)} failed: {exc}")
             self._retry_later(sqs, url, messages)
             return
+        finally:
+            with self._lock:
+                self._invocations.pop(id(token), None)
         failed: set[str] = set()
         if mapping.report_batch_item_failures and isinstance(result, dict):
             failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
@@ -629,8 +728,10 @@ class LocalStack:
         self._retry_later(sqs, url, [m for m in messages if m["MessageId"] in failed])
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
+            answer = sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            if answer.get("Failed"):
+                self._notice(f"[local] {mapping.queue}: could not delete processed messages: {answer['Failed']}")
 
     # ------------------------------------------------------------------ helpers
 
@@ -660,17 +761,32 @@ class LocalStack:
                     if idle and self._in_flight == 0 and self._started == started and not any(depth.values()):
                         return
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"queues not drained after {timeout} s: {depth}")
+                    detail = {q: self._depth_detail(sqs, q) for q, n in depth.items() if n}
+                    raise TimeoutError(f"queues not drained after {timeout} s: {detail}; {self._under_way()}")
                 time.sleep(0.1)
         finally:
             if not was_delivering:
                 self._delivering.clear()
 
+    def _under_way(self) -> str:
+        """What the stack is doing, for a drain that timed out: invocations from SQS and how long they have run."""
+        now = time.monotonic()
+        with self._lock:
+            running = sorted((f"{name} {now - began:.0f} s" for name, began in self._invocations.values()))
+            in_flight, polling = self._in_flight, self._polling
+        busy = [f"{w.spec.function_name}(pid {w.pid})" for w in self.workers() if w.busy]
+        return (f"in flight {in_flight}, pollers busy {polling}, SQS invocations {running or 'none'}, "
+                f"busy workers {busy or 'none'}")
+
     def _depth(self, sqs: Any, logical_id: str) -> int:
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
-        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_urls[logical_id], AttributeNames=names)
-        return sum(int(attributes["Attributes"].get(n, 0)) for n in names)
+        return sum(self._depth_detail(sqs, logical_id).values())
+
+    def _depth_detail(self, sqs: Any, logical_id: str) -> dict[str, int]:
+        """Messages visible, in flight (received, not deleted) and delayed."""
+        names = {"visible": "ApproximateNumberOfMessages", "in_flight": "ApproximateNumberOfMessagesNotVisible",
+                 "delayed": "ApproximateNumberOfMessagesDelayed"}
+        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_urls[logical_id], AttributeNames=list(names.values()))
+        return {key: int(attributes["Attributes"].get(name, 0)) for key, name in names.items()}
 
     def queue_url(self, logical_id: str) -> str:
         return self.queue_urls[logical_id]
@@ -711,6 +827,20 @@ class LocalStack:
         connection_id = str(self.create_connection(wholecell, name, region)["connection_id"])
         self.authorize(connection_id, mall_id)
         return connection_id
+
+    def connect_with_webhook(self, mall_id: int, wholecell: Mapping[str, str], name: str,
+                             settings: Mapping[str, Any]) -> dict[str, Any]:
+        """A connection authorized for a sandbox shop, with `settings`, whose WholeCell sandbox account posts
+        its shipments to the connection's webhook; returns POST /admin/connections' answer (webhook URL, secret)."""
+        assert self.wholecell is not None, "needs the stack's own WholeCell sandbox"
+        created = self.create_connection(wholecell, name)
+        connection_id = str(created["connection_id"])
+        self.authorize(connection_id, mall_id)
+        answer = self.http("PUT", f"/admin/connections/{connection_id}/settings", json=dict(settings))
+        if answer.status_code != 200:
+            raise RuntimeError(f"PUT settings answered {answer.status_code}: {answer.text[:300]}")
+        self.wholecell.state.configure_webhook(wholecell["app_id"], created["webhook_url"], [created["webhook_secret"]])
+        return created
 
     def create_connection(self, wholecell: Mapping[str, str], name: str = "Shop",
                           region: str = "US") -> dict[str, Any]:

@@ -295,7 +295,10 @@ class Worker:
         payload = json.dumps(event)
         with self._lock:
             conn = self._ensure_started()
-            conn.send((request_id or str(uuid.uuid4()), payload, logs))
+            try:
+                conn.send((request_id or str(uuid.uuid4()), payload, logs))
+            except OSError:  # killed between the liveness check and the send (BrokenPipeError)
+                raise self._crashed() from None
             if not conn.poll(self.spec.timeout):
                 self._kill()
                 raise FunctionTimeout(self.spec.function_name, "Sandbox.Timedout",
@@ -338,10 +341,13 @@ class Worker:
         child.close()
         self._conn = parent
         self.cold_starts += 1
-        parent.send({"function_name": self.spec.function_name, "handler": self.spec.handler,
-                     "code_dir": str(self.spec.code_dir), "layer_dirs": [str(p) for p in self.spec.layer_dirs],
-                     "timeout": self.spec.timeout, "memory_size": self.spec.memory_size,
-                     "log_prefix": self.spec.log_prefix})
+        try:
+            parent.send({"function_name": self.spec.function_name, "handler": self.spec.handler,
+                         "code_dir": str(self.spec.code_dir), "layer_dirs": [str(p) for p in self.spec.layer_dirs],
+                         "timeout": self.spec.timeout, "memory_size": self.spec.memory_size,
+                         "log_prefix": self.spec.log_prefix})
+        except OSError:  # killed while starting
+            raise self._crashed() from None
         if not parent.poll(INIT_TIMEOUT):
             self._kill()
             raise FunctionTimeout(self.spec.function_name, "Runtime.InitTimeout",
@@ -358,20 +364,24 @@ class Worker:
         try:
             status, body, *logs = conn.recv()
         except (EOFError, OSError):
-            code = None
-            if self._process is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    code = self._process.wait(timeout=2)
-            self._kill()
-            raise WorkerCrashed(self.spec.function_name, "Runtime.ExitError",
-                                f"worker exited (exit code {code})", []) from None
+            raise self._crashed() from None
         return str(status), body, str(logs[0]) if logs else ""
+
+    def _crashed(self) -> WorkerCrashed:
+        """The process died under an invocation: reap it and say how it exited."""
+        code = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._process.wait(timeout=2)
+        self._kill()
+        return WorkerCrashed(self.spec.function_name, "Runtime.ExitError", f"worker exited (exit code {code})", [])
 
     def _kill(self) -> None:
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.kill()
-            self._process.wait(timeout=5)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILLed: the kernel reaps it soon
+                self._process.wait(timeout=5)
         if self._conn is not None:
             self._conn.close()
         self._process, self._conn = None, None

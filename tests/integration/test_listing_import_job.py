@@ -4,6 +4,7 @@ connection kept, and listings ended (inactive or gone from Temu) and back."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.runs import Outcome, Run
 from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, bind_tables
+from wholecell_temu.temu.models import Sku
+from wholecell_temu.wholecell.adapter import StockLevel
 
 from tests.fakes.temu import FakeTemu, sku
 from tests.fakes.wholecell import FakeWholeCell
@@ -110,3 +113,24 @@ def test_a_second_run_keeps_manual_connections_and_ends_what_temu_ended(tables: 
     temu.listed[TEMU_SKU_ACTIVE].append(sku(4, "SKU-4", goods_id=2, stock=3))  # back on Temu
     ctx = run(temu, wholecell)
     assert stored()[4].status is ListingStatus.ACTIVE and "ended" not in ctx.counts
+
+
+def test_wholecell_skus_are_read_while_temu_pages_are(tables: None) -> None:
+    """Each API waits on its own budget: the Temu pages do not wait for WholeCell's catalog, nor it for
+    them. The Temu fake hands out its first page only once WholeCell's catalog read has started."""
+    started = threading.Event()
+
+    class SlowCatalog(FakeWholeCell):
+        def iter_stock_levels(self) -> Iterator[StockLevel]:
+            started.set()
+            yield from super().iter_stock_levels()
+
+    class WaitingTemu(FakeTemu):
+        def iter_skus(self, *, sku_search_type: int, sku_status_filter_type: int) -> Iterator[Sku]:
+            assert started.wait(5), "WholeCell's catalog was not read while Temu's pages were"
+            yield from super().iter_skus(sku_search_type=sku_search_type, sku_status_filter_type=sku_status_filter_type)
+
+    temu = WaitingTemu()
+    temu.listed[TEMU_SKU_ACTIVE] = [sku(1, "SKU-1")]
+    context = run(temu, SlowCatalog(catalog=CATALOG))
+    assert context.counts["imported"] == 1 and context.counts["auto_connected"] == 1

@@ -214,6 +214,21 @@ def test_handler_error_timeout_and_crash_recovery(stack: LocalStack) -> None:
     assert worker.pid not in (None, pid) and worker.cold_starts == cold + 2
 
 
+def test_a_worker_killed_just_before_an_invocation_is_a_crash_not_a_harness_error(stack: LocalStack) -> None:
+    """SIGKILL lands between the liveness check and the send (the process is not reaped yet): the send
+    fails with a broken pipe, which must reach the poller as a crash, so the batch is retried soon."""
+    worker = stack.worker("EchoFunction")
+    assert stack.invoke("EchoFunction", {"action": "sleep", "seconds": 0}) == "slept"
+    process = worker._process
+    assert process is not None
+    process.kill()
+    process.wait()
+    process.poll = lambda: None  # type: ignore[method-assign]  # not reaped yet, as it looks for a moment
+    with pytest.raises(WorkerCrashed, match="exit code -9"):
+        worker.invoke({"action": "sleep", "seconds": 0})
+    assert stack.invoke("EchoFunction", {"action": "sleep", "seconds": 0}) == "slept"  # a new process
+
+
 # ---------------------------------------------------------------- HTTP API
 
 
@@ -326,3 +341,33 @@ def test_sandboxes_start_when_no_external_urls_are_given() -> None:
                                                                           local.wholecell_api_url)
             assert (env["TEMU_APP_KEY"], env["TEMU_APP_SECRET"]) == ("sandbox-app-key", "sandbox-app-secret")
         assert local.temu is None and local.wholecell is None
+
+
+def test_with_concurrency_batches_run_at_once_up_to_the_maximum_concurrency() -> None:
+    """concurrency=4 over an event whose MaximumConcurrency is 2: two batches at a time, never three,
+    each in a warm worker of its own; partial failures still retry and reach the DLQ."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        for key, value in EXTERNAL.items():
+            mp.setenv(key, value)
+        with LocalStack(FIXTURE, TEMPLATE, api_port=0, concurrency=4) as scaled:
+            scaled.retry_visibility_timeout = 1
+            with pytest.raises(ValueError, match="above 1"):
+                scaled.set_concurrency(1)
+            scaled.pause()
+            sqs = scaled.client("sqs")
+            for n in range(12):
+                sqs.send_message(QueueUrl=scaled.queue_url("WorkQueue"), MessageBody=f"slow-{n}")
+            sqs.send_message(QueueUrl=scaled.queue_url("WorkQueue"), MessageBody="fail-x")
+            scaled.drain(timeout=60)
+            scan = scaled.client("dynamodb").scan(TableName="ItemsTable")["Items"]
+            spans = sorted(tuple(map(float, i["span"]["S"].split())) for i in scan if i["kind"]["S"] == "span")
+            assert len(spans) == 12
+            events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+            running, most = 0, 0
+            for _, change in events:
+                running += change
+                most = max(most, running)
+            assert most == 2  # records of one batch run one after another; two batches at once
+            assert len(scaled.workers("ConsumerFunction")) == 2
+            assert [m["Body"] for m in scaled.dlq_messages("WorkQueue")] == ["fail-x"]

@@ -169,3 +169,30 @@ def test_budgets_are_used_when_the_stack_has_the_table_and_per_account_for_whole
     assert isinstance(clients.wholecell_pacer(alone, "app-1"), RateLimiter)
     with pytest.raises(ValueError, match="unknown priority"):
         SharedRateLimiter(Budgets(), TEMU_BUDGET, 20, "soon")  # type: ignore[arg-type]
+
+
+def test_two_functions_competing_for_the_app_budget_share_it_by_priority(budgets: Budgets) -> None:
+    """Quantity sync (stock edits, a backlog: its workers ask every 10 ms) and order import (fulfilment,
+    a request every 0.3 s) on one Temu budget, in interleaved virtual time over 20 s: together they
+    never exceed the rate, every order request waits at most the stock horizon, and the stock edits
+    take everything else."""
+    rate = 20 * (1 - PACING_MARGIN)
+    interval = 1 / rate
+    stock_starts: list[float] = []
+    order_waits: list[float] = []
+    for tick in range(2000):
+        now = T0 + tick * 0.01
+        if tick % 30 == 0:
+            booking = budgets.book(TEMU_BUDGET, interval, now, 30.0)  # fulfilment's horizon
+            assert booking.start is not None
+            order_waits.append(booking.start - now)
+            stock_starts.append(booking.start)  # every start, whoever booked it
+        for _ in range(3):  # three stock workers; refused beyond their horizon
+            booking = budgets.book(TEMU_BUDGET, interval, now, STOCK_HORIZON)
+            if booking.start is not None:
+                stock_starts.append(booking.start)
+    starts = sorted(stock_starts)
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= interval - 1e-6
+    assert max(order_waits) <= STOCK_HORIZON + interval
+    assert len(starts) >= int(20 * rate) - 1  # the budget stayed busy: stock edits used what orders left
+    assert max(sum(1 for s in starts if t <= s < t + 1) for t in starts) <= 20

@@ -16,7 +16,7 @@ from wholecell_temu.config import Settings
 from wholecell_temu.domain.shipments import confirmation_seconds
 from wholecell_temu.store.tables import ALL_MODELS
 
-from local.template import load_yaml
+from local.template import load_template, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -288,25 +288,68 @@ def _default(template: dict[str, Any], value: Any) -> float:
     return float(value)
 
 
+# Each SQS consumer's MaximumConcurrency: MaxJobConcurrency workers when they share budgets, a
+# fixed number (the else branch, 2) when each paces alone at its per-worker share.
+WORKERS_PER_CONSUMER = {"Fn::If": ["UseSharedBudgets", {"Ref": "MaxJobConcurrency"}, 2]}
+
+
+def _sqs_consumers(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """{function: its SQS event sources' properties} of every function fed by a queue."""
+    consumers = {}
+    for logical_id, props in _functions(template).items():
+        queues = [e["Properties"] for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+        if queues:
+            consumers[logical_id] = queues
+    return consumers
+
+
+def test_workers_share_budgets_by_default(template: dict[str, Any]) -> None:
+    """By default every worker books the shared budgets (BudgetsTable), so a consumer may run
+    MaxJobConcurrency workers; with SharedBudgets=disabled it runs the 2 its share assumes."""
+    parameters = template["Parameters"]
+    assert parameters["SharedBudgets"]["Default"] == "enabled"
+    assert template["Conditions"]["UseSharedBudgets"] == {"Fn::Equals": [{"Ref": "SharedBudgets"}, "enabled"]}
+    assert parameters["MaxJobConcurrency"]["Default"] == 10
+    assert parameters["MaxJobConcurrency"]["MinValue"] == 2  # Lambda's minimum
+    consumers = _sqs_consumers(template)
+    assert len(consumers) == 6
+    for logical_id, queues in consumers.items():
+        for queue in queues:
+            assert queue["ScalingConfig"] == {"MaximumConcurrency": WORKERS_PER_CONSUMER}, logical_id
+
+
+def test_the_local_stack_reads_the_workers_per_consumer() -> None:
+    """local/template.py resolves the !If to the workers the local stack runs per consumer."""
+    def workers(overrides: dict[str, str]) -> set[int | None]:
+        loaded = load_template(ROOT / "template.yaml", overrides)
+        return {m.maximum_concurrency for f in loaded.functions.values() for m in f.sqs_mappings}
+
+    assert workers({}) == {10}
+    assert workers({"MaxJobConcurrency": "4"}) == {4}
+    assert workers({"SharedBudgets": "disabled"}) == {2}
+    assert workers({"SharedBudgets": "disabled", "MaxJobConcurrency": "4"}) == {2}
+
+
 def test_temu_request_budgets_stay_under_the_app_limit(template: dict[str, Any]) -> None:
-    """Temu's 20 req/s is per app: every consumer's workers x rate, plus admin/OAuth, fit in it."""
+    """With SharedBudgets=disabled, Temu's 20 req/s per app is split in fixed shares: every
+    consumer's workers (the !If's else branch: 2) x its per-worker rate, plus admin/OAuth, fit in
+    it. (With SharedBudgets=enabled everyone books TemuAppRateLimit's one schedule instead.)"""
     globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert globals_env["BUDGETS_TABLE"] == {"Fn::If": ["UseSharedBudgets", {"Ref": "BudgetsTable"}, ""]}
     total = _default(template, globals_env["TEMU_RATE_LIMIT"])  # admin and OAuth
     temu_callers = 0
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
+    for logical_id, queues in _sqs_consumers(template).items():
+        props = _functions(template)[logical_id]
         calls_temu = any(isinstance(p, dict) and p.get("AWSSecretsManagerGetSecretValuePolicy", {}).get("SecretArn")
                          == {"Ref": "TemuAppSecret"} for p in props.get("Policies", []))
-        queues = [e["Properties"] for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
-        if not calls_temu or not queues:
+        if not calls_temu:
             continue
         temu_callers += 1
         rate = props.get("Environment", {}).get("Variables", {}).get("TEMU_RATE_LIMIT")
         assert rate is not None, f"{logical_id} calls Temu but has no TEMU_RATE_LIMIT budget of its own"
-        workers = _default(template, queues[0]["ScalingConfig"]["MaximumConcurrency"])
-        total += workers * _default(template, rate)
+        condition, _, when_disabled = queues[0]["ScalingConfig"]["MaximumConcurrency"]["Fn::If"]
+        assert condition == "UseSharedBudgets", logical_id
+        total += _default(template, when_disabled) * _default(template, rate)
     assert temu_callers == 5
     assert total <= 20, f"Temu budgets add up to {total} req/s"
 

@@ -1,13 +1,14 @@
 """Listing import: every Temu SKU of the shop into the Listings table, auto-connected by SKU.
 
-Reads active and inactive SKUs (`bg.local.goods.sku.list.query`, every page) and WholeCell's
-SKUs (stock levels, zero stock included), then writes only what changed: new SKUs in
+Reads active and inactive SKUs (`bg.local.goods.sku.list.query`, every page) and, meanwhile,
+WholeCell's SKUs (stock levels, zero stock included), then writes only what changed: new SKUs in
 batches, changed ones field by field (quantity-sync fields are never overwritten). A known
 SKU Temu no longer returns was deleted there: it is marked ended, never removed.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from wholecell_temu.domain.listings import (
@@ -71,8 +72,13 @@ def run(context: JobContext[ListingImportTemu, ListingImportWholeCell], reposito
         catalog: InventoryMirror | None = None) -> None:
     repository = repository or ListingRepository()
     connection_id = context.connection.connection_id
-    temu_skus = read_temu_skus(context)
-    wholecell_skus = {level.sku for level in context.wholecell.iter_stock_levels() if level.sku}
+    # WholeCell's SKUs are read while Temu's pages are: each API paces on its own budget (for a large
+    # shop both take minutes, and in a busy fleet Temu's pages wait for stock edits and orders)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        wholecell_read = reader.submit(lambda: {level.sku for level in context.wholecell.iter_stock_levels()
+                                                if level.sku})
+        temu_skus = read_temu_skus(context)
+        wholecell_skus = wholecell_read.result()
     (catalog or InventoryMirror()).save_catalog(connection_id, wholecell_skus, context.clock.now())
     existing = {listing.temu_sku_id: listing for listing in repository.iter_all(connection_id)}
     now = context.clock.now()

@@ -1,0 +1,59 @@
+"""The fleet benchmark's own arithmetic (bench/fleet.py): percentiles, per-second counts, what a
+confirmation's body names, and the verdicts it prints and exits on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.fleet import judge, per_second, summary, tracking_numbers
+from bench.listings import Checks
+
+
+def tick(**changes: Any) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "label": "shared", "scale": 1.0, "drain_error": None, "new_orders": 10, "orders_imported": 10,
+        "orders_imported_twice": 0, "shipments_posted": 5, "shipments_confirmed": 5, "dead_letters": 0,
+        "drain_seconds": 130.0, "bound_seconds": 100.0, "order_latency": {"p95": 40.0},
+        "shipment_latency": {"p95": 3.0}, "temu_refused_4000004": 0, "wholecell_refused_429": 0,
+    }
+    return figures | changes
+
+
+def test_summary_gives_the_nearest_rank_percentiles() -> None:
+    values = [float(n) for n in range(1, 21)]  # 1 .. 20
+    assert summary(values) == {"count": 20, "p50": 10.5, "p95": 19.0, "max": 20.0}
+    assert summary([3.0]) == {"count": 1, "p50": 3.0, "p95": 3.0, "max": 3.0}
+    assert summary([]) == {"count": 0, "p50": None, "p95": None, "max": None}
+
+
+def test_per_second_counts_each_second_of_the_window_only() -> None:
+    assert per_second([10.0, 10.5, 11.2, 12.9, 9.9, 13.0], 10.0, 13.0) == [2, 1, 1, 0]
+
+
+def test_tracking_numbers_are_found_anywhere_in_a_confirmation() -> None:
+    body = {"type": "bg.logistics.shipment.v2.confirm", "sendRequestList": [
+        {"trackingNumber": "T1", "sendSubRequestList": [{"trackingNumber": "T2"}]}, {"trackingNumber": "T3"}]}
+    assert sorted(tracking_numbers(body)) == ["T1", "T2", "T3"]
+
+
+def test_the_bounds_hold_at_their_edges_and_fail_just_beyond() -> None:
+    passing = Checks()
+    judge(passing, tick(), bounded=True)  # 130 s = 1.3 x 100 s
+    assert not passing.failed
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"drain_seconds": 130.2}, "drain"), ({"order_latency": {"p95": 300.1}}, "order_latency"),
+        ({"shipment_latency": {"p95": None}}, "shipment_latency"), ({"temu_refused_4000004": 1}, "refused"),
+        ({"orders_imported_twice": 1}, "exactly once"), ({"shipments_confirmed": 4}, "confirmed"),
+        ({"dead_letters": 2}, "dead-lettered")]
+    for changes, what in cases:
+        checks = Checks()
+        judge(checks, tick(**changes), bounded=True)
+        assert len(checks.failed) == 1 and what in checks.failed[0], (changes, checks.failed)
+
+
+def test_todays_tick_is_judged_on_correctness_only() -> None:
+    checks = Checks()
+    judge(checks, tick(drain_seconds=900.0, temu_refused_4000004=30), bounded=False)
+    assert not checks.failed
+    judge(checks, tick(orders_imported=9), bounded=False)
+    assert len(checks.failed) == 1
