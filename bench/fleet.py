@@ -20,7 +20,10 @@ A tick, measured twice in the same run, first under today's settings (SharedBudg
 2 workers per consumer, each pacing alone at its per-worker Temu share and 2 WholeCell req/s
 per account), then under the shared budgets (SharedBudgets=enabled: MaxJobConcurrency
 workers per consumer, the app's Temu budget and each account's WholeCell budget shared by
-every worker of every function in BudgetsTable). Before each tick: quantities change in every
+every worker of every function in BudgetsTable). Before each tick the workers restart with its
+settings and run every job for 3 x workers small connections with nothing new (limits off), so
+their first runs (imports, clients, caches) are behind them, as in a fleet ticking every few
+minutes; then quantities change in every
 account (units sold, received, moved), new Temu orders arrive (a fifth already awaiting
 shipment) and Temu releases some earlier orders to awaiting shipment. The tick fires every
 job's schedule for every connection at once (listing import, quantity sync, order import,
