@@ -40,7 +40,15 @@ Figures (printed, and written to bench/fleet.json), per tick:
 - order-import latency (a Temu order waiting at the tick's start to its WholeCell sales order)
   and shipment latency (WholeCell's webhook post to Temu accepting the confirmation), p50/p95;
 - requests refused by either limit (Temu 4000004, WholeCell 429);
-- DynamoDB calls spent on pacing (BudgetsTable writes and reads) and per Temu/WholeCell request.
+- DynamoDB calls spent on pacing (BudgetsTable writes and reads) and per Temu/WholeCell request;
+- slots the workers woke too late for and booked again (their warnings in the workers' log), and
+  how busy the machine's CPU was: on a small machine, workers the CPU cannot run at their slot
+  are the harness's doing, not the pacing's, and these two figures tell them apart.
+
+The sandboxes count their rate windows when a request reaches them, as Temu and WholeCell would,
+so nothing of the harness may delay them: the counting proxy runs in a process of its own (not
+behind the sandboxes' interpreter lock), and the workers run niced, so when the 2 cores are short
+the stand-ins for the outside world (which in reality has its own machines) run first.
 
 Bounds, on the shared-budget tick (exit status 1 when one is missed): drain time <= 1.3x the
 physical bound; order-import and shipment p95 latency within one tick (the order schedule's
@@ -56,6 +64,7 @@ import base64
 import contextlib
 import http.client
 import json
+import multiprocessing
 import random
 import re
 import statistics
@@ -63,6 +72,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -154,75 +164,104 @@ def plan_fleet(sizes: list[Size]) -> list[Shop]:
 
 
 class DynamoCounter:
-    """A proxy in front of the DynamoDB engine counting calls by (operation, table)."""
+    """A proxy in front of the DynamoDB engine counting calls by (operation, table).
+
+    It runs in a process of its own: every DynamoDB call of every worker passes through it (about 150
+    a second in a tick), and in the bench's process it would take the interpreter lock from the
+    sandboxes, whose rate windows must see requests when they arrive, not when the lock frees."""
 
     def __init__(self, upstream: str) -> None:
-        target = urlsplit(upstream)
-        self.host, self.port = target.hostname or "127.0.0.1", int(target.port or 80)
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.lock = threading.Lock()
-        self.local = threading.local()
-        counter = self
+        self.upstream = upstream
+        self.url = ""
+        self._process: multiprocessing.process.BaseProcess | None = None
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def snapshot(self) -> Counter[tuple[str, str]]:
+        with urllib.request.urlopen(f"{self.url}{COUNTS_PATH}", timeout=30) as answer:
+            return Counter({(op, table): n for op, table, n in json.load(answer)})
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                counter.count(self.headers.get("X-Amz-Target", ""), body)
-                status, headers, answer = counter.forward(self.path, dict(self.headers), body)
-                self.send_response(status)
-                for name, value in headers:
-                    if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def count(self, target: str, body: bytes) -> None:
+    @contextlib.contextmanager
+    def running(self) -> Iterator[DynamoCounter]:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
+        self._process = context.Process(target=serve_counter, args=(self.upstream, ready), name="dynamo-counter",
+                                        daemon=True)
+        self._process.start()
         try:
-            table = str(json.loads(body or b"{}").get("TableName", ""))
-        except ValueError:
-            table = ""
-        with self.lock:
-            self.counts[(target.rsplit(".", 1)[-1], table)] += 1
+            self.url = f"http://127.0.0.1:{ready.get(timeout=60)}"
+            yield self
+        finally:
+            self._process.terminate()
+            self._process.join(10)
 
-    def forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+
+COUNTS_PATH = "/__counts"
+# The workers' nice value. Temu, WholeCell and AWS run on other machines than the functions do; here
+# they share 2 cores with 60 workers, and a sandbox starved of CPU counts a second's requests late and
+# all at once. Niced workers leave the stand-ins the CPU first; what starving costs the workers
+# themselves shows as missed slots.
+WORKER_NICENESS = 10
+
+
+def serve_counter(upstream: str, ready: Any) -> None:
+    """The counting proxy's process: forwards POSTs to `upstream`, answers GET COUNTS_PATH."""
+    target = urlsplit(upstream)
+    host, port = target.hostname or "127.0.0.1", int(target.port or 80)
+    counts: Counter[tuple[str, str]] = Counter()
+    lock = threading.Lock()
+    local = threading.local()
+
+    def forward(path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         for attempt in range(2):  # a kept-alive upstream connection may have been closed meanwhile
-            connection = getattr(self.local, "connection", None)
+            connection = getattr(local, "connection", None)
             if connection is None:
-                connection = self.local.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                connection = local.connection = http.client.HTTPConnection(host, port, timeout=60)
             try:
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 return response.status, response.getheaders(), response.read()
             except (OSError, http.client.HTTPException):
                 connection.close()
-                self.local.connection = None
+                local.connection = None
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def snapshot(self) -> Counter[tuple[str, str]]:
-        with self.lock:
-            return Counter(self.counts)
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator[DynamoCounter]:
-        thread = threading.Thread(target=self.server.serve_forever, name="dynamo-counter", daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
+        def do_GET(self) -> None:
+            with lock:
+                answer = json.dumps([[op, table, n] for (op, table), n in counts.items()]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                table = str(json.loads(body or b"{}").get("TableName", ""))
+            except ValueError:
+                table = ""
+            with lock:
+                counts[(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1], table)] += 1
+            status, headers, answer = forward(self.path, dict(self.headers), body)
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    ready.put(server.server_address[1])
+    server.serve_forever()
 
 
 class TemuRecorder:
@@ -308,6 +347,72 @@ def tracking_numbers(node: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- driving the stack
+
+
+class MachineLoad:
+    """The machine's CPU use, once a second (Linux /proc/stat): how busy its cores were while a tick ran.
+    A worker the CPU cannot run at its slot wakes late, which the bench must tell apart from pacing."""
+
+    def __init__(self) -> None:
+        self.busy: list[int] = []  # percent, per second
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="machine-load", daemon=True)
+
+    @staticmethod
+    def _times() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    def _sample(self) -> None:
+        last = self._times()
+        while not self._stop.wait(1.0):
+            now = self._times()
+            total = now[1] - last[1]
+            self.busy.append(round(100 * (now[0] - last[0]) / total) if total else 0)
+            last = now
+
+    def __enter__(self) -> MachineLoad:
+        if Path("/proc/stat").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def figures(self) -> dict[str, Any]:
+        return {"mean_percent": round(statistics.mean(self.busy), 1) if self.busy else None,
+                "seconds_at_95_percent_or_more": sum(1 for b in self.busy if b >= 95), "seconds": len(self.busy)}
+
+
+def missed_slots(log: Path, start: int, end: int) -> dict[str, Any]:
+    """Slots the workers woke too late for and booked again (their warnings between two offsets of the
+    workers' log): how many per budget, and how late (ms)."""
+    if end <= start or not log.exists():
+        return {"count": 0, "by_budget": {}, "late_ms": summary([]), "booking_ms": summary([])}
+    with log.open("rb") as output:
+        output.seek(start)
+        text = output.read(end - start).decode(errors="replace")
+    late: list[float] = []
+    booking: list[float] = []
+    budgets: Counter[str] = Counter()
+    for line in text.splitlines():
+        if MISSED_SLOT not in line or not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        budgets[str(entry.get("budget"))] += 1
+        late.append(float(entry.get("late_ms") or 0))
+        booking.append(float(entry.get("booking_ms") or 0))
+    return {"count": len(late), "by_budget": dict(budgets), "late_ms": summary(late), "booking_ms": summary(booking)}
+
+
+MISSED_SLOT = "budget slot missed"
 
 
 @dataclass
@@ -522,22 +627,26 @@ class Fleet:
         self.say(f"  {len(new_orders)} new Temu orders, {changed} SKUs changed, {len(ready)} shipments to post; "
                  "firing every schedule")
         started = time.time()
-        for function in JOBS.values():
-            self.stack.fire_schedule(function)
-        shipper.start()
-        shipper.join()  # the posts belong to the tick: drained means after the last one too
-        drain_error = None
-        try:
-            self.stack.drain(timeout=3 * 3600)
-        except TimeoutError as exc:
-            drain_error = str(exc)
-        drained = time.time()
+        with MachineLoad() as load:
+            for function in JOBS.values():
+                self.stack.fire_schedule(function)
+            shipper.start()
+            shipper.join()  # the posts belong to the tick: drained means after the last one too
+            drain_error = None
+            try:
+                self.stack.drain(timeout=3 * 3600)
+            except TimeoutError as exc:
+                drain_error = str(exc)
+            drained = time.time()
         stop.set()
         after = self.counters()
         self.temu.configure_rate_limit(None)
         self.wholecell.set_rate_limit(None)
-        return self.figures(label, concurrency, Observed(started, drained, before, after, new_orders, posted,
-                                                         changed, drain_error))
+        figures = self.figures(label, concurrency, Observed(started, drained, before, after, new_orders, posted,
+                                                            changed, drain_error))
+        figures["machine_cpu"] = load.figures()
+        figures["timeline"]["cpu_busy_percent"] = load.busy
+        return figures
 
     def counters(self) -> dict[str, Any]:
         with self.temu.lock:
@@ -555,7 +664,8 @@ class Fleet:
             wholecell[shop.label] = sum(endpoints[shop.label].values())
         return {"temu": temu, "temu_errors": errors, "wholecell": wholecell, "throttled": throttled,
                 "wholecell_endpoints": endpoints,
-                "dynamo": self.dynamo.snapshot(), "dlq": self.dead_letters()}
+                "dynamo": self.dynamo.snapshot(), "dlq": self.dead_letters(),
+                "worker_log": self.args.worker_log.stat().st_size if self.args.worker_log.exists() else 0}
 
     def dead_letters(self) -> int:
         return sum(len(self.stack.dlq_messages(q)) for q in
@@ -603,6 +713,7 @@ class Fleet:
             "pacing_store_writes": pacing_writes, "pacing_store_reads": pacing_reads,
             "pacing_writes_per_request": round(pacing_writes / max(1, temu_total + sum(wholecell.values())), 2),
             "other_dynamodb_calls": store_calls,
+            "missed_slots": missed_slots(self.args.worker_log, before["worker_log"], after["worker_log"]),
             "dead_letters": after["dlq"] - before["dlq"],
             "timeline": self.timeline(started, drained),
         }
@@ -725,6 +836,10 @@ def report(ticks: list[dict[str, Any]]) -> None:
         ("shipment latency p50 / p95", *(latency(t["shipment_latency"]) for t in ticks)),
         ("pacing store writes (reads)", *(f"{t['pacing_store_writes']} ({t['pacing_store_reads']})" for t in ticks)),
         ("pacing writes per API request", *(str(t["pacing_writes_per_request"]) for t in ticks)),
+        ("slots missed, booked again", *(str(t["missed_slots"]["count"]) for t in ticks)),
+        ("machine CPU busy (mean; s at >= 95 %)", *(f"{t['machine_cpu']['mean_percent']} %; "
+                                                   f"{t['machine_cpu']['seconds_at_95_percent_or_more']} s"
+                                                   for t in ticks)),
     ]
     print_table(("", *(t["label"] for t in ticks)), rows)
 
@@ -757,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     with fast_dynamodb() as engine, DynamoCounter(engine).running() as dynamo, \
             LocalStack(ROOT, api_port=0, dynamodb_endpoint=dynamo.url, parameters=parameters,
                        env_overrides={"POWERTOOLS_METRICS_DISABLED": "true"}, concurrency=workers,
-                       worker_output=args.worker_log) as stack:
+                       worker_output=args.worker_log, worker_niceness=WORKER_NICENESS) as stack:
         print(f"DynamoDB engine: {engine_description()} behind a counting proxy; SQS and Secrets Manager on moto; "
               f"{len(shops)} connections ({args.small} small, {args.medium} medium, 1 large of "
               f"{args.large_goods * SKUS_PER_GOODS:,} listings); clocks x{args.scale:g}", flush=True)

@@ -56,7 +56,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import iam
+from local import iam, moto_fixes
 from local.http_api import Route, SigV4Check, wsgi_app
 from local.iam import Credentials
 from local.sandboxes.common import RunningServer
@@ -148,7 +148,7 @@ class LocalStack:
                  log_prefix: bool = False, dynamodb_endpoint: str | None = None,
                  concurrency: int = 1, function_timeouts: Mapping[str, float] | None = None,
                  worker_output: Path | None = None, enforce_iam: bool = True,
-                 bind_host: str = LOOPBACK, verify_sigv4: bool = False) -> None:
+                 bind_host: str = LOOPBACK, verify_sigv4: bool = False, worker_niceness: int = 0) -> None:
         self.project_root = project_root.resolve()
         self.template = load_template(template_path or self.project_root / "template.yaml", parameters)
         self.api_port = int(os.environ.get("LOCAL_API_PORT", DEFAULT_PORTS["api"])) if api_port is None \
@@ -159,6 +159,9 @@ class LocalStack:
         self.concurrency = max(1, int(concurrency))  # invocations of one function at once (see module doc)
         self.function_timeouts = dict(function_timeouts or {})  # logical id -> seconds, over the template's
         self.worker_output = worker_output  # every worker's stdout and stderr appended here (default: ours)
+        # above 0: when the machine is short of CPU, the stand-ins for AWS and the two APIs (which run on
+        # other machines in reality) run before the functions' workers (benchmarks on a small machine)
+        self.worker_niceness = worker_niceness
         # each function calls AWS with exactly its template role's policies (local/iam.py); only with
         # the stack's own moto (an external endpoint enforces, or not, by itself)
         self.enforce_iam = enforce_iam
@@ -304,6 +307,7 @@ class LocalStack:
         if not endpoint:
             from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only when no endpoint is given
 
+            moto_fixes.serialize_sqs_deletes()
             self._moto = ThreadedMotoServer(ip_address=self.bind_host, port=self._ports["moto"], verbose=False)
             self._moto.start()
             _, port = self._moto.get_host_and_port()
@@ -448,7 +452,7 @@ class LocalStack:
         return Worker(WorkerSpec(
             function_logical_id, function.handler, code_dir,
             (self.project_root / "layers" / "common",), self.environments[function_logical_id],
-            timeout, function.memory_size, self.log_prefix, self.worker_output))
+            timeout, function.memory_size, self.log_prefix, self.worker_output, self.worker_niceness))
 
     def worker(self, function_logical_id: str) -> Worker:
         """The (lazily started, then warm) worker of a function (its first one, with concurrency)."""

@@ -68,6 +68,7 @@ class WorkerSpec:
     memory_size: int = 128
     log_prefix: bool = False
     output: Path | None = None  # append the process's stdout and stderr here (default: inherited)
+    niceness: int = 0  # the process's nice value: above 0, the machine's other processes run first
 
 
 class InvocationError(RuntimeError):
@@ -338,6 +339,9 @@ class Worker:
                 [sys.executable, "-u", str(Path(__file__).resolve()), str(child.fileno())],
                 pass_fds=(child.fileno(),), env=lambda_environment(self.spec), cwd=self.spec.code_dir,
                 stdout=output, stderr=subprocess.STDOUT if output else None)
+        if self.spec.niceness:
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # gone already; below ours
+                os.setpriority(os.PRIO_PROCESS, self._process.pid, self.spec.niceness)
         child.close()
         self._conn = parent
         self.cold_starts += 1

@@ -101,3 +101,39 @@ def test_another_run_holding_the_lease_still_skips(services: Any) -> None:
     execute(services, JobMessage(connection_id="c1", job=JOB), holds_the_lease)
     assert skipped[0] is not None and skipped[0].outcome is Outcome.SKIPPED
     assert skipped[0].reason == "another run of this job is in progress"
+
+
+class Fleet:
+    """Active connections as the Connections table returns them: in no useful order."""
+
+    def __init__(self, sizes: dict[str, int | None]) -> None:
+        self.sizes = sizes
+
+    def iter_active(self) -> Iterator[Connection]:
+        for connection_id, size in self.sizes.items():
+            settings = ConnectionSettings(inventory_sync_enabled=connection_id != "off")
+            yield Connection(connection_id=connection_id, name=connection_id, status=ConnectionStatus.ACTIVE,
+                             temu_region="US", credentials_secret_arn="x", credentials_version="v",
+                             settings=settings, catalog_size=size, created_at=NOW, updated_at=NOW)
+
+
+def test_fan_out_sends_the_largest_catalogs_first_and_unknown_sizes_before_them() -> None:
+    """A tick ends when its longest run does: the large account's run must not start behind the small
+    ones. A connection never imported has no size yet and may be the largest."""
+    with mock_aws():
+        import boto3  # noqa: PLC0415 - inside moto
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="quantity-sync")["QueueUrl"]
+        settings = load_settings(ENV | {"QUANTITY_SYNC_QUEUE_URL": url})
+        sizes: dict[str, int | None] = {f"small-{i:02}": 40 + i for i in range(12)}
+        sizes |= {"large": 20_000, "new": None, "medium": 1_000, "off": 50_000}
+        fleet = SimpleNamespace(settings=settings, connections=Fleet(sizes))
+        sent = framework.fan_out(fleet, "quantity_sync", sqs=sqs)  # type: ignore[arg-type]
+        order: list[str] = []
+        while len(order) < sent:
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                order.append(JobMessage.model_validate_json(message["Body"]).connection_id)
+    assert sent == 15 and "off" not in order  # a connection with the job turned off gets no message
+    assert order[:3] == ["new", "large", "medium"]
+    assert order[3:] == [f"small-{i:02}" for i in reversed(range(12))]

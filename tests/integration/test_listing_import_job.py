@@ -23,10 +23,11 @@ from wholecell_temu.domain.listings import (
 from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.jobs import listing_import
 from wholecell_temu.jobs.framework import JobContext
+from wholecell_temu.store.connections import ConnectionRepository
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.store.runs import Outcome, Run
-from wholecell_temu.store.tables import InventoryMirrorModel, ListingModel, bind_tables
+from wholecell_temu.store.tables import ConnectionModel, InventoryMirrorModel, ListingModel, bind_tables
 from wholecell_temu.temu.models import Sku
 from wholecell_temu.wholecell.adapter import StockLevel
 
@@ -42,15 +43,16 @@ CATALOG = ["SKU-1", "SKU-2", "SKU-3", "SKU-4"]
 def tables() -> Iterator[None]:
     with mock_aws():
         bind_tables(load_settings(ENV))
-        for model in (ListingModel, InventoryMirrorModel):
+        for model in (ListingModel, InventoryMirrorModel, ConnectionModel):
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
         yield
 
 
-def run(temu: FakeTemu, wholecell: FakeWholeCell) -> JobContext[FakeTemu, FakeWholeCell]:
+def run(temu: FakeTemu, wholecell: FakeWholeCell,
+        catalog_size: int | None = None) -> JobContext[FakeTemu, FakeWholeCell]:
     connection = Connection(connection_id="c1", name="c", status=ConnectionStatus.ACTIVE, temu_region="US",
                             credentials_secret_arn="x", credentials_version="v", created_at=NOW, updated_at=NOW,
-                            settings=ConnectionSettings())
+                            settings=ConnectionSettings(), catalog_size=catalog_size)
     job_run = Run(run_id="r", connection_id="c1", job="listing_import", trigger="schedule", outcome=Outcome.RUNNING,
                   queued_key="k")
     ctx = JobContext(load_settings(ENV), connection, job_run, None, None).with_clients(  # type: ignore[arg-type]
@@ -134,3 +136,25 @@ def test_wholecell_skus_are_read_while_temu_pages_are(tables: None) -> None:
     temu.listed[TEMU_SKU_ACTIVE] = [sku(1, "SKU-1")]
     context = run(temu, SlowCatalog(catalog=CATALOG))
     assert context.counts["imported"] == 1 and context.counts["auto_connected"] == 1
+
+
+def test_the_run_keeps_how_much_it_read_on_the_connection_for_fan_out_order(tables: None,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    connections = ConnectionRepository()
+    stored_connection = connections.create(connection_id="c1", name="c", temu_region="US", credentials_secret_arn="x",
+                                           credentials_version="v", settings=ConnectionSettings())
+    assert stored_connection.catalog_size is None
+    run(shop(), FakeWholeCell(catalog=[f"WC-{i}" for i in range(9)]))  # 6 Temu SKUs, 9 WholeCell SKUs
+    after = connections.get("c1")
+    assert after is not None and after.catalog_size == 9 and after.updated_at == stored_connection.updated_at
+    run(shop(), FakeWholeCell(catalog=CATALOG), catalog_size=9)  # now Temu's 6 are the larger
+    assert (connections.get("c1") or after).catalog_size == 6
+    writes: list[int] = []
+    monkeypatch.setattr(ConnectionRepository, "record_catalog_size", lambda self, cid, size: writes.append(size))
+    run(shop(), FakeWholeCell(catalog=CATALOG), catalog_size=6)
+    assert writes == []  # unchanged: no write
+    monkeypatch.undo()
+    connections.mark_deleted("c1")
+    run(shop(), FakeWholeCell(catalog=[f"WC-{i}" for i in range(20)]), catalog_size=6)  # deleted: left alone
+    gone = connections.get("c1")
+    assert gone is not None and gone.catalog_size == 6

@@ -3,9 +3,11 @@ confirmation's body names, and the verdicts it prints and exits on."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from bench.fleet import judge, per_second, summary, tracking_numbers
+from bench.fleet import MISSED_SLOT, judge, missed_slots, per_second, summary, tracking_numbers
 from bench.listings import Checks
 
 
@@ -57,3 +59,21 @@ def test_todays_tick_is_judged_on_correctness_only() -> None:
     assert not checks.failed
     judge(checks, tick(orders_imported=9), bounded=False)
     assert len(checks.failed) == 1
+
+
+def test_missed_slots_are_read_from_the_workers_log_between_two_offsets(tmp_path: Path) -> None:
+    def warning(budget: str, late: int, booking: int) -> str:
+        return json.dumps({"level": "WARNING", "message": f"{MISSED_SLOT}: booked again", "budget": budget,
+                           "late_ms": late, "booking_ms": booking})
+
+    log = tmp_path / "workers.log"
+    earlier = warning("temu", 999, 1) + "\n"
+    log.write_text(earlier + "\n".join([
+        warning("temu", 120, 10), "Traceback: budget slot missed (not a log entry)", warning("wholecell", 300, 250),
+        '{"message": "something else"}', warning("temu", 80, 5)]) + "\n" + warning("temu", 1, 1) + "\n")
+    end = log.stat().st_size - len(warning("temu", 1, 1)) - 1  # the last entry is after the tick
+    found = missed_slots(log, len(earlier), end)
+    assert found["count"] == 3 and found["by_budget"] == {"temu": 2, "wholecell": 1}
+    assert found["late_ms"] == {"count": 3, "p50": 120.0, "p95": 300.0, "max": 300.0}
+    assert found["booking_ms"]["max"] == 250.0
+    assert missed_slots(log, 10, 10)["count"] == 0 and missed_slots(tmp_path / "none", 0, 99)["count"] == 0

@@ -58,6 +58,7 @@ class Connection(BaseModel):
     webhook_previous_key_until: datetime | None = None  # the rotation's stated overlap ends
     settings: ConnectionSettings
     settings_version: int = 0
+    catalog_size: int | None = None  # items the last listing import read (None: none has run)
     created_at: datetime
     updated_at: datetime
 
@@ -65,6 +66,13 @@ class Connection(BaseModel):
         if self.token_expires_at is None:
             return None
         return (self.token_expires_at - now).total_seconds() / 86400
+
+
+def longest_first(connections: list[Connection]) -> list[Connection]:
+    """The order a schedule tick sends work in: the largest catalogs first, since their runs are the
+    longest and a tick ends when its longest run does (a run started last behind small ones ends
+    the tick late); never-imported connections count as largest, since their size is unknown."""
+    return sorted(connections, key=lambda c: (c.catalog_size is not None, -(c.catalog_size or 0)))
 
 
 def missing_scopes(granted: list[str]) -> list[str]:

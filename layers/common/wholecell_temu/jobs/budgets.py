@@ -12,9 +12,15 @@ LISTINGS_HORIZON. A backlog of stock edits therefore keeps the schedule at most 
 ahead, and an order's request waits at most that long behind it (plus other fulfilment
 requests), while stock edits and listings use everything fulfilment leaves.
 
-Pacing runs at `rate x (1 - PACING_MARGIN)`: requests leave evenly spaced, but arrive with
-network jitter and clock differences between workers (NTP keeps Lambda's within milliseconds);
-the margin keeps a server counting a strict one-second window from seeing a burst above its limit.
+Pacing runs at `rate x (1 - PACING_MARGIN)`: requests are booked evenly spaced, but leave late
+when their worker was not running at its slot (CPU starved, paused) and arrive with network jitter
+and clock differences between workers (NTP keeps Lambda's within milliseconds). A server counting
+a strict one-second window sees no more than its limit as long as every request arrives less than
+`PACING_MARGIN / (1 - PACING_MARGIN)` seconds after its slot (111 ms at a 10 % margin): the
+request that ends the window was booked that much after its start. Half of that allowance is the
+sender's (`LATE_TOLERANCE`): a worker that wakes later than that after its slot books again instead
+of sending late, so a stall (of one worker or of all of them) never turns into a burst of overdue
+requests. The other half is for the network.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import random
 
 from wholecell_temu.config import TemuPriority
 from wholecell_temu.net import Clock
+from wholecell_temu.observability import logger
 from wholecell_temu.store.budgets import Budgets
 
 FULFILMENT_HORIZON = 30.0
@@ -30,7 +37,8 @@ STOCK_HORIZON = 2.0
 LISTINGS_HORIZON = 1.0
 HORIZONS: dict[TemuPriority, float] = {"fulfilment": FULFILMENT_HORIZON, "stock": STOCK_HORIZON,
                               "listings": LISTINGS_HORIZON}
-PACING_MARGIN = 0.05
+PACING_MARGIN = 0.10
+LATE_TOLERANCE = PACING_MARGIN / (1.0 - PACING_MARGIN) / 2  # seconds a request may leave after its slot
 TEMU_BUDGET = "temu"
 
 
@@ -60,24 +68,43 @@ class SharedRateLimiter:
         self._busy = True  # which write to try first: the last booking's schedule was busy
         self.bookings = 0  # store writes that booked a request, and those spent finding out it could not
         self.refusals = 0
+        self.missed = 0  # slots given up because this worker woke too late to use them
 
     def acquire(self) -> float:
-        """Book one request and wait for its slot; returns the seconds waited."""
+        """Book one request and wait for its slot; returns the seconds waited.
+
+        A slot missed by more than LATE_TOLERANCE is given up and the request booked again, once:
+        a worker that is late again sends anyway rather than never."""
         waited = 0.0
+        missed = False
+        refused = 0
         while True:
             now = self._clock.time()
             booking = self._budgets.book(self.budget, self.interval, now, self.horizon, busy_first=self._busy)
             if booking.start is not None:
                 self.bookings += 1
                 self._busy = booking.start > now
-                delay = booking.start - now
+                booked = self._clock.time()
+                delay = booking.start - booked
                 self._clock.sleep(delay)
-                return waited + max(0.0, delay)
-            # the schedule ends beyond this priority's horizon: wait until it is back within it
+                waited += max(0.0, booking.start - now)
+                late = self._clock.time() - booking.start
+                if late <= LATE_TOLERANCE or missed:
+                    return waited
+                missed = True
+                self.missed += 1
+                logger.warning("budget slot missed: booked again", extra={
+                    "budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
+                    "booking_ms": round((booked - now) * 1000)})  # how much of it the booking's own call took
+                continue
+            # the schedule ends beyond this priority's horizon: wait until it is back within it, plus
+            # a random part that doubles with each refusal in a row (up to half the horizon), so that
+            # workers waiting at the same horizon spread out instead of all asking for each free slot
             self.refusals += 1
+            refused += 1
             self._busy = True
-            delay = max(booking.booked_until - self.horizon - now, self.interval)
-            delay *= 1.0 + 0.1 * self._rng.random()  # waiting workers do not all come back at once
+            spread = min(self.interval * 2 ** min(refused - 1, 4), self.horizon / 2)
+            delay = max(booking.booked_until - self.horizon - now, self.interval) + spread * self._rng.random()
             self._clock.sleep(delay)
             waited += delay
 
@@ -86,4 +113,4 @@ class SharedRateLimiter:
         self._budgets.hold(self.budget, self._clock.time() + seconds)
 
 
-__all__ = ["HORIZONS", "PACING_MARGIN", "TEMU_BUDGET", "SharedRateLimiter", "wholecell_budget"]
+__all__ = ["HORIZONS", "LATE_TOLERANCE", "PACING_MARGIN", "TEMU_BUDGET", "SharedRateLimiter", "wholecell_budget"]

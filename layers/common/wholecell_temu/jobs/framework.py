@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from wholecell_temu.config import Settings
-from wholecell_temu.domain.connection import Connection, ConnectionStatus
+from wholecell_temu.domain.connection import Connection, ConnectionStatus, longest_first
 from wholecell_temu.errors import ErrorClass, ExternalApiError
 from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.ports import JobTemu, JobWholeCell
@@ -109,7 +109,10 @@ JobFn = Callable[[JobContext[JobTemu, JobWholeCell]], None]
 
 
 def fan_out(services: Services, job: str, sqs: Any = None) -> int:
-    """One message per active connection with the job enabled; returns how many."""
+    """One message per active connection with the job enabled, largest catalogs first; returns how many.
+
+    SQS standard queues keep send order on a best-effort basis, so a large account's long run starts at
+    the beginning of the tick, not behind every small one (the tick ends when its longest run does)."""
     sqs = sqs or sqs_client()
     batch: list[dict[str, str]] = []
     sent = 0
@@ -125,9 +128,7 @@ def fan_out(services: Services, job: str, sqs: Any = None) -> int:
         sent += len(batch)
         batch.clear()
 
-    for connection in services.connections.iter_active():
-        if not connection.settings.job_enabled(job):
-            continue
+    for connection in longest_first([c for c in services.connections.iter_active() if c.settings.job_enabled(job)]):
         body = JobMessage(connection_id=connection.connection_id, job=job).model_dump_json(exclude_none=True)
         batch.append({"Id": str(len(batch)), "MessageBody": body})
         if len(batch) == 10:

@@ -3,7 +3,8 @@
 Reads active and inactive SKUs (`bg.local.goods.sku.list.query`, every page) and, meanwhile,
 WholeCell's SKUs (stock levels, zero stock included), then writes only what changed: new SKUs in
 batches, changed ones field by field (quantity-sync fields are never overwritten). A known
-SKU Temu no longer returns was deleted there: it is marked ended, never removed.
+SKU Temu no longer returns was deleted there: it is marked ended, never removed. How much it
+read is kept on the connection (`catalog_size`), so fan-out sends the largest connections first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from wholecell_temu.domain.listings import (
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.ports import ListingImportTemu, ListingImportWholeCell
 from wholecell_temu.observability import logger
+from wholecell_temu.store.connections import ConnectionRepository
 from wholecell_temu.store.inventory import InventoryMirror
 from wholecell_temu.store.listings import Listing, ListingRepository
 from wholecell_temu.temu.models import Sku
@@ -69,7 +71,7 @@ def _count_listing(context: JobContext[ListingImportTemu, ListingImportWholeCell
 
 
 def run(context: JobContext[ListingImportTemu, ListingImportWholeCell], repository: ListingRepository | None = None,
-        catalog: InventoryMirror | None = None) -> None:
+        catalog: InventoryMirror | None = None, connections: ConnectionRepository | None = None) -> None:
     repository = repository or ListingRepository()
     connection_id = context.connection.connection_id
     # WholeCell's SKUs are read while Temu's pages are: each API paces on its own budget (for a large
@@ -102,6 +104,9 @@ def run(context: JobContext[ListingImportTemu, ListingImportWholeCell], reposito
     repository.insert_many(new)
     for listing in changed:
         repository.update_import_fields(listing)
+    size = max(len(temu_skus), len(wholecell_skus))
+    if size != context.connection.catalog_size:  # the order fan-out sends this connection's work in
+        (connections or ConnectionRepository()).record_catalog_size(connection_id, size)
     context.count("imported", len(temu_skus))
     context.count("new", len(new))
     context.count("updated", len(changed))

@@ -3,8 +3,9 @@
 A budget is one number, the time its schedule is booked until (GCRA's "theoretical arrival
 time"). Booking a request moves it on by one interval (1 / rate), so requests from any number of
 workers are spaced evenly at the rate, whoever sends them. Each booking is one conditional
-update (two when the guess of "busy" or "idle" was wrong), nothing is held between bookings,
-so a worker that dies costs at most the slots it booked and never blocks anyone.
+update (two when the guess of "busy" or "idle" was wrong; a refusal is one update and one read).
+Nothing is held between bookings, so a worker that dies costs at most the slots it booked and
+never blocks anyone.
 
 - busy schedule (booked until now or later): atomically add one interval, allowed only while
   the schedule ends within the caller's horizon (how far ahead its priority may book);
@@ -22,6 +23,7 @@ from wholecell_temu.store._conditions import conditional_write
 from wholecell_temu.store.tables import BudgetModel
 
 IDLE_EXPIRY_SECONDS = 86_400  # an idle budget's item is removed by TTL a day after its last booking
+BOOKING_ROUNDS = 3  # tries of one booking while other workers keep moving the schedule
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,29 @@ class Budgets:
 
     def book(self, budget: str, interval: float, now: float, horizon: float, *, busy_first: bool = True) -> Booking:
         """One request on `budget`'s schedule: its start time, or no booking when the schedule
-        already ends more than `horizon` seconds after `now`."""
-        attempts = (self._append, self._begin) if busy_first else (self._begin, self._append)
-        for attempt in attempts:
-            booking = attempt(budget, interval, now, horizon)
+        already ends more than `horizon` seconds after `now`.
+
+        Store calls: one conditional update when the caller's guess (busy or idle) is right, two when
+        it is wrong; a refusal costs one update and one consistent read (the read says how far the
+        schedule is booked, which the caller needs to know how long to wait)."""
+        if not busy_first:
+            booking = self._begin(budget, interval, now, horizon)
             if booking is not None:
                 return booking
-        # busy beyond the horizon (or the schedule changed between the two writes): tell the caller how far
-        return Booking(start=None, booked_until=self.booked_until(budget) or now)
+        until: float | None = None
+        for _ in range(BOOKING_ROUNDS):
+            booking = self._append(budget, interval, now, horizon)
+            if booking is not None:
+                return booking
+            until = self.booked_until(budget)
+            if until is not None and until > now + horizon:  # busy beyond the horizon: refused
+                return Booking(start=None, booked_until=until)
+            if until is None or until < now:  # idle
+                booking = self._begin(budget, interval, now, horizon)
+                if booking is not None:
+                    return booking
+            # the schedule moved between the calls (another worker booked or it ran dry): again
+        return Booking(start=None, booked_until=until if until is not None else now)
 
     def hold(self, budget: str, until: float) -> None:
         """Nobody's request starts before `until` (the server said "slow down"): the schedule is
@@ -87,4 +104,4 @@ def _expiry(now: float) -> datetime:
     return datetime.fromtimestamp(now + IDLE_EXPIRY_SECONDS, UTC)
 
 
-__all__ = ["IDLE_EXPIRY_SECONDS", "Booking", "Budgets"]
+__all__ = ["BOOKING_ROUNDS", "IDLE_EXPIRY_SECONDS", "Booking", "Budgets"]

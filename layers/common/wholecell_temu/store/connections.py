@@ -54,6 +54,7 @@ def _to_domain(item: ConnectionModel) -> Connection:
         webhook_previous_key_until=item.webhook_previous_key_until,
         settings=ConnectionSettings.model_validate(item.settings or {}),
         settings_version=int(item.settings_version or 0),
+        catalog_size=int(item.catalog_size) if item.catalog_size is not None else None,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
@@ -316,6 +317,16 @@ class ConnectionRepository:
         except UpdateError as exc:
             raise ConflictError("this authorization link was used already, replaced by a newer one or "
                                 "expired; ask for a new link") from exc
+
+    def record_catalog_size(self, connection_id: str, size: int) -> None:
+        """What the listing import read (fan-out's order); not a change of the connection, so
+        `updated_at` stays. A deleted connection's item is left alone."""
+        with conditional_write():
+            ConnectionModel(connection_id).update(
+                actions=[ConnectionModel.catalog_size.set(size)],
+                condition=ConnectionModel.connection_id.exists()
+                & (ConnectionModel.status != ConnectionStatus.DELETED.value),
+            )
 
     # ------------------------------------------------------------------ lifecycle
     def disable(self, connection_id: str, reason: str | None = None) -> Connection:

@@ -71,6 +71,9 @@ class ConnectionModel(Model):
     # Settings as validated JSON (wholecell_temu.domain.settings.ConnectionSettings)
     settings = JSONAttribute()
     settings_version = NumberAttribute(default=0)
+    # How much a listing import reads (the larger of the shop's Temu SKUs and the account's WholeCell
+    # SKUs at the last one): fan-out sends the largest connections first
+    catalog_size = NumberAttribute(null=True)
 
 
 class ListingModel(Model):
