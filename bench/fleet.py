@@ -46,15 +46,19 @@ Figures (printed, and written to bench/fleet.json), per tick:
   are the harness's doing, not the pacing's, and these two figures tell them apart.
 
 The sandboxes count their rate windows when a request reaches them, as Temu and WholeCell would,
-so nothing of the harness may delay them: the counting proxy runs in a process of its own (not
-behind the sandboxes' interpreter lock), and the workers run niced, so when the 2 cores are short
-the stand-ins for the outside world (which in reality has its own machines) run first.
+so nothing of the harness may delay them: the counting proxy and moto (SQS, Secrets Manager) run
+in processes of their own (not behind the sandboxes' interpreter lock; the report gives the bench
+process's own CPU use), and the workers run niced, so when the 2 cores are short the stand-ins
+for the outside world (which in reality has its own machines) run first.
 
 Bounds, on the shared-budget tick (exit status 1 when one is missed): drain time <= 1.3x the
 physical bound; order-import and shipment p95 latency within one tick (the order schedule's
 period, 300 s); no request refused by either limit; every new order imported exactly once and
 every shipment confirmed on Temu exactly once, no message dead-lettered. Today's tick is
-reported for the comparison, with its own checks of correctness only.
+reported for the comparison, with its own checks of correctness only (the queues drained, every
+order imported once, every shipment confirmed); its dead-lettered job messages are reported, not
+judged: that mode's jobs of one account together exceed the account's WholeCell limit, and a run
+that exhausts its retries on 429s is dead-lettered (its known limit, docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ import base64
 import contextlib
 import http.client
 import json
+import logging
 import multiprocessing
+import os
 import random
 import re
 import statistics
@@ -173,7 +179,6 @@ class DynamoCounter:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.url = ""
-        self._process: multiprocessing.process.BaseProcess | None = None
 
     def snapshot(self) -> Counter[tuple[str, str]]:
         with urllib.request.urlopen(f"{self.url}{COUNTS_PATH}", timeout=30) as answer:
@@ -181,17 +186,54 @@ class DynamoCounter:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[DynamoCounter]:
-        context = multiprocessing.get_context("spawn")
-        ready = context.Queue()
-        self._process = context.Process(target=serve_counter, args=(self.upstream, ready), name="dynamo-counter",
-                                        daemon=True)
-        self._process.start()
-        try:
-            self.url = f"http://127.0.0.1:{ready.get(timeout=60)}"
+        with spawned(serve_counter, self.upstream, name="dynamo-counter") as self.url:
             yield self
+
+
+@contextlib.contextmanager
+def spawned(target: Callable[..., None], *args: Any, name: str) -> Iterator[str]:
+    """`target(*args, ready)` in a process of its own, serving HTTP on the port it puts on `ready`;
+    yields that server's URL and stops the process at the end."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
+    process = context.Process(target=target, args=(*args, ready), name=name, daemon=True)
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{ready.get(timeout=60)}"
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+@contextlib.contextmanager
+def moto_in_its_own_process() -> Iterator[str]:
+    """SQS and Secrets Manager (moto) served by a process of its own, for the stack to use as its AWS
+    endpoint: in the bench's process, its answers to 60 workers' polls, sends and deletes would take the
+    interpreter lock from the sandboxes. Without the stack's own moto, IAM is not enforced (tests do)."""
+    with spawned(serve_moto, name="moto") as url:
+        saved = os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = url
+        try:
+            yield url
         finally:
-            self._process.terminate()
-            self._process.join(10)
+            if saved is None:
+                os.environ.pop("AWS_ENDPOINT_URL", None)
+            else:
+                os.environ["AWS_ENDPOINT_URL"] = saved
+
+
+def serve_moto(ready: Any) -> None:
+    """moto's process: the server the local stack would run, with the local stack's fixes."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - in the spawned process only
+
+    from local import moto_fixes  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    moto_fixes.serialize_sqs_deletes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    ready.put(server.get_host_and_port()[1])
+    threading.Event().wait()
 
 
 COUNTS_PATH = "/__counts"
@@ -211,20 +253,24 @@ def serve_counter(upstream: str, ready: Any) -> None:
     local = threading.local()
 
     def forward(path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        for attempt in range(2):  # a kept-alive upstream connection may have been closed meanwhile
+        while True:
             connection = getattr(local, "connection", None)
+            reused = connection is not None
             if connection is None:
                 connection = local.connection = http.client.HTTPConnection(host, port, timeout=60)
             try:
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 return response.status, response.getheaders(), response.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 connection.close()
                 local.connection = None
-                if attempt:
+                # only a kept-alive connection the engine closed while idle is tried again: it dropped the
+                # request unread. Any other failure may follow a write the engine applied; the worker's
+                # SDK sees it as a failed call, as it would from DynamoDB, instead of a second write.
+                if not (reused and isinstance(exc, http.client.RemoteDisconnected | BrokenPipeError
+                                              | ConnectionResetError)):
                     raise
-        raise AssertionError("unreachable")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -351,10 +397,13 @@ def tracking_numbers(node: Any) -> list[str]:
 
 class MachineLoad:
     """The machine's CPU use, once a second (Linux /proc/stat): how busy its cores were while a tick ran.
-    A worker the CPU cannot run at its slot wakes late, which the bench must tell apart from pacing."""
+    A worker the CPU cannot run at its slot wakes late, which the bench must tell apart from pacing.
+    Also this process's own use, in percent of one core: the sandboxes run here, under one interpreter
+    lock, and near 100 % they see requests later than they arrive."""
 
     def __init__(self) -> None:
         self.busy: list[int] = []  # percent, per second
+        self.harness: list[int] = []  # this process, percent of one core, per second
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="machine-load", daemon=True)
 
@@ -365,13 +414,19 @@ class MachineLoad:
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
         return sum(fields) - idle, sum(fields)
 
+    @staticmethod
+    def _own() -> tuple[float, float]:
+        times = os.times()
+        return times.user + times.system, time.monotonic()
+
     def _sample(self) -> None:
-        last = self._times()
+        last, own = self._times(), self._own()
         while not self._stop.wait(1.0):
-            now = self._times()
+            now, mine = self._times(), self._own()
             total = now[1] - last[1]
             self.busy.append(round(100 * (now[0] - last[0]) / total) if total else 0)
-            last = now
+            self.harness.append(round(100 * (mine[0] - own[0]) / max(mine[1] - own[1], 1e-9)))
+            last, own = now, mine
 
     def __enter__(self) -> MachineLoad:
         if Path("/proc/stat").exists():
@@ -385,7 +440,9 @@ class MachineLoad:
 
     def figures(self) -> dict[str, Any]:
         return {"mean_percent": round(statistics.mean(self.busy), 1) if self.busy else None,
-                "seconds_at_95_percent_or_more": sum(1 for b in self.busy if b >= 95), "seconds": len(self.busy)}
+                "seconds_at_95_percent_or_more": sum(1 for b in self.busy if b >= 95), "seconds": len(self.busy),
+                "harness_mean_percent_of_a_core": round(statistics.mean(self.harness), 1) if self.harness else None,
+                "harness_seconds_at_90_percent_or_more": sum(1 for h in self.harness if h >= 90)}
 
 
 def missed_slots(log: Path, start: int, end: int) -> dict[str, Any]:
@@ -646,10 +703,11 @@ class Fleet:
                                                             changed, drain_error))
         figures["machine_cpu"] = load.figures()
         figures["timeline"]["cpu_busy_percent"] = load.busy
+        figures["timeline"]["harness_cpu_percent"] = load.harness
         return figures
 
     def counters(self) -> dict[str, Any]:
-        with self.temu.lock:
+        with self.temu.gateway_lock:
             temu = Counter(self.temu.request_counts)
             errors = Counter({int(k): v for k, v in self.temu.error_counts.items()})
         wholecell, throttled, endpoints = {}, {}, {}
@@ -709,6 +767,7 @@ class Fleet:
             "new_orders": len(new_orders), "orders_imported": imported, "orders_imported_twice": duplicates,
             "order_latency": order_latency,
             "shipments_posted": len(posted), "shipments_confirmed": confirmed, "shipment_latency": shipment_latency,
+            "webhook_deliveries_failed": self.failed_deliveries(started),
             "skus_changed": changed,
             "pacing_store_writes": pacing_writes, "pacing_store_reads": pacing_reads,
             "pacing_writes_per_request": round(pacing_writes / max(1, temu_total + sum(wholecell.values())), 2),
@@ -717,6 +776,23 @@ class Fleet:
             "dead_letters": after["dlq"] - before["dlq"],
             "timeline": self.timeline(started, drained),
         }
+
+    def failed_deliveries(self, started: float) -> dict[str, int]:
+        """WholeCell's webhook posts of this tick that our API did not answer 2xx, by status or error:
+        a shipment whose post failed waits for the next reconcile (not part of this tick)."""
+        outcomes: Counter[str] = Counter()
+        for shop in self.shops:
+            account = self.wholecell.account(shop.app_id)
+            with self.wholecell._lock:
+                records = [dict(r) for r in account.deliveries]
+            for record in records:
+                status = record.get("status")
+                at = record.get("delivered_at")
+                if at is None or datetime.fromisoformat(str(at)).timestamp() < started:
+                    continue
+                if not (isinstance(status, int) and 200 <= status < 300):
+                    outcomes[str(status if status is not None else record.get("error"))] += 1
+        return dict(outcomes)
 
     def timeline(self, started: float, drained: float) -> dict[str, list[int]]:
         """Per second of the tick: Temu calls (and those refused), WholeCell calls of the busiest account."""
@@ -800,9 +876,13 @@ def judge(checks: Checks, tick: dict[str, Any], *, bounded: bool) -> None:
     checks.check(tick["shipments_confirmed"] == tick["shipments_posted"],
                  f"{name}: every shipment confirmed on Temu ({tick['shipments_confirmed']} of "
                  f"{tick['shipments_posted']})")
-    checks.check(not tick["dead_letters"], f"{name}: no message dead-lettered ({tick['dead_letters']})")
     if not bounded:
+        # today's settings dead-letter job messages when one account's jobs together exceed its WholeCell
+        # limit and a run exhausts its retries on 429s: the known limit of that mode, reported, not judged
+        if tick["dead_letters"]:
+            print(f"  note: {name}: {tick['dead_letters']} message(s) dead-lettered (that mode's known limit)")
         return
+    checks.check(not tick["dead_letters"], f"{name}: no message dead-lettered ({tick['dead_letters']})")
     limit = round(BOUND_FACTOR * tick["bound_seconds"], 1)
     checks.check(tick["drain_seconds"] <= limit,
                  f"{name}: drain {tick['drain_seconds']} s <= {BOUND_FACTOR} x bound {tick['bound_seconds']} s "
@@ -834,12 +914,17 @@ def report(ticks: list[dict[str, Any]]) -> None:
         *((f"{job} runs end p50 / max", *(ends(t["jobs"][job]) for t in ticks)) for job in JOBS),
         ("order-import latency p50 / p95", *(latency(t["order_latency"]) for t in ticks)),
         ("shipment latency p50 / p95", *(latency(t["shipment_latency"]) for t in ticks)),
+        ("webhook posts not answered 2xx", *(str(sum(t["webhook_deliveries_failed"].values()) or 0)
+                                             for t in ticks)),
         ("pacing store writes (reads)", *(f"{t['pacing_store_writes']} ({t['pacing_store_reads']})" for t in ticks)),
         ("pacing writes per API request", *(str(t["pacing_writes_per_request"]) for t in ticks)),
         ("slots missed, booked again", *(str(t["missed_slots"]["count"]) for t in ticks)),
         ("machine CPU busy (mean; s at >= 95 %)", *(f"{t['machine_cpu']['mean_percent']} %; "
                                                    f"{t['machine_cpu']['seconds_at_95_percent_or_more']} s"
                                                    for t in ticks)),
+        ("harness process CPU (mean; s at >= 90 %)", *(f"{t['machine_cpu']['harness_mean_percent_of_a_core']} %; "
+                                                      f"{t['machine_cpu']['harness_seconds_at_90_percent_or_more']} s"
+                                                      for t in ticks)),
     ]
     print_table(("", *(t["label"] for t in ticks)), rows)
 
@@ -869,11 +954,12 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template(ROOT / "template.yaml", parameters)
     workers = max(m.maximum_concurrency or 2 for f in template.functions.values() for m in f.sqs_mappings)
     began = time.monotonic()
-    with fast_dynamodb() as engine, DynamoCounter(engine).running() as dynamo, \
+    with fast_dynamodb() as engine, DynamoCounter(engine).running() as dynamo, moto_in_its_own_process(), \
             LocalStack(ROOT, api_port=0, dynamodb_endpoint=dynamo.url, parameters=parameters,
                        env_overrides={"POWERTOOLS_METRICS_DISABLED": "true"}, concurrency=workers,
-                       worker_output=args.worker_log, worker_niceness=WORKER_NICENESS) as stack:
-        print(f"DynamoDB engine: {engine_description()} behind a counting proxy; SQS and Secrets Manager on moto; "
+                       worker_output=args.worker_log, worker_niceness=WORKER_NICENESS, enforce_iam=False) as stack:
+        print(f"DynamoDB engine: {engine_description()} behind a counting proxy; SQS and Secrets Manager on moto "
+              "(a process of its own); "
               f"{len(shops)} connections ({args.small} small, {args.medium} medium, 1 large of "
               f"{args.large_goods * SKUS_PER_GOODS:,} listings); clocks x{args.scale:g}", flush=True)
         fleet = Fleet(stack, shops, {s.name: s for s in sizes}, args, dynamo)

@@ -55,8 +55,8 @@ class Recorder(requests.Session):
         super().__init__()
         self.bodies: list[Any] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        response = super().request(method, url, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
         try:
             self.bodies.append(response.json())
         except ValueError:

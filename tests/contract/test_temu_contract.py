@@ -42,14 +42,15 @@ SN = "PO-211-10384726150937164"
 class DocumentedTemu(requests.Session):
     """Answers every call with the documented example of its type and keeps what was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, result: Any = None) -> None:
         super().__init__()
         self.sent: list[dict[str, Any]] = []
+        self.result = result  # answered instead of the documented example
 
-    def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> Any:
-        body: dict[str, Any] = _loads(data)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+        body: dict[str, Any] = _loads(request.body)
         self.sent.append(body)
-        example = temu_contract.fixture(body["type"])["response"]["example"]
+        example = temu_contract.fixture(body["type"])["response"]["example"] if self.result is None else self.result
         return _Response({"success": True, "errorCode": 1000000, "errorMsg": "", "requestId": "us-test",
                           "result": example})
 
@@ -275,9 +276,7 @@ def test_a_field_the_integration_does_not_read_never_fails_a_page(caplog: pytest
     example = temu_contract.fixture("bg.local.goods.sku.list.query")["response"]["example"]
     odd = {**example, "skuList": [{**sku, "goodsIsOnSale": "yes", "crtTime": "soon", "retailPrice": [1],
                                    "specList": "none"} for sku in example["skuList"] * 2]}
-    session = DocumentedTemu()
-    session.post = lambda url, data=None, **_: _Response(  # type: ignore[method-assign]
-        {"success": True, "errorCode": 1000000, "result": odd})
+    session = DocumentedTemu(result=odd)
     with caplog.at_level("WARNING"):
         page = client_for(session).sku_page()
     assert len(page.sku_list) == 2 * len(example["skuList"]) and page.sku_list[0].goods_is_on_sale is None
@@ -288,9 +287,7 @@ def test_a_field_the_integration_does_not_read_never_fails_a_page(caplog: pytest
 def test_a_field_the_integration_reads_fails_loudly_with_type_and_field() -> None:
     example = temu_contract.fixture("bg.local.goods.sku.list.query")["response"]["example"]
     odd = {**example, "skuList": [{**example["skuList"][0], "stock": "four"}]}
-    session = DocumentedTemu()
-    session.post = lambda url, data=None, **_: _Response(  # type: ignore[method-assign]
-        {"success": True, "errorCode": 1000000, "result": odd})
+    session = DocumentedTemu(result=odd)
     with pytest.raises(Exception, match=r"bg\.local\.goods\.sku\.list\.query.*skuList\.0\.stock"):
         client_for(session).sku_page()
 
@@ -343,11 +340,11 @@ def test_every_sandbox_answer_has_the_documented_keys_and_types(sandbox: Running
     seen: dict[str, list[Any]] = {}
 
     class Recording(requests.Session):
-        def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> Any:
-            response = super().post(url, data=data, **kwargs)
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            response = super().send(request, **kwargs)
             body = response.json()
             if body.get("success"):
-                seen.setdefault(_loads(data)["type"], []).append(body["result"])
+                seen.setdefault(_loads(request.body)["type"], []).append(body["result"])
             return response
 
     client = TemuClient(sandbox.url + "/openapi/router", DEFAULT_APP_KEY, DEFAULT_APP_SECRET, token,

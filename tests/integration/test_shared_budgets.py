@@ -274,6 +274,30 @@ def test_a_worker_waking_too_late_for_its_slot_books_again_instead_of_bursting(b
     assert (starved.bookings, starved.missed) == (2, 1)  # late again: it sends rather than never
 
 
+def test_the_slot_is_checked_once_the_request_is_built_just_before_it_is_sent(budgets: Budgets) -> None:
+    """Building a request (signing, headers) takes CPU a starved worker may not get at once: the
+    lateness that counts is the one right before the send, so a request built too late for its slot
+    is booked and built again (its timestamp and signature are then of the new slot)."""
+    for _ in range(10):
+        budgets.book(TEMU_BUDGET, 1 / 20, T0, 30.0)  # booked half a second ahead
+    clock = SteppingClock()
+    worker = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=clock)
+    built: list[float] = []
+
+    def build(stall: float) -> float:
+        built.append(clock.at)
+        clock.at += stall  # descheduled while building it
+        return clock.at
+
+    assert worker.paced(lambda: build(LATE_TOLERANCE * 0.9)) == pytest.approx(T0 + 0.5 + LATE_TOLERANCE * 0.9)
+    assert (worker.bookings, worker.missed, len(built)) == (1, 0, 1)  # within the tolerance: sent
+    built.clear()
+    sent = worker.paced(lambda: build(0.3))
+    assert (worker.bookings, worker.missed, len(built)) == (3, 1, 2)  # built again for a new slot, once
+    assert built[1] == pytest.approx(built[0] + 0.3, abs=1e-6)  # the schedule was free by then: a slot at once
+    assert sent == pytest.approx(built[1] + 0.3, abs=1e-6)  # late again: it sends rather than never
+
+
 class SlowStore(Budgets):
     """The Budgets table answering `seconds` after the call (a busy DynamoDB, a long way away)."""
 

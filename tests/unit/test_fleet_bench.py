@@ -55,8 +55,11 @@ def test_the_bounds_hold_at_their_edges_and_fail_just_beyond() -> None:
 
 def test_todays_tick_is_judged_on_correctness_only() -> None:
     checks = Checks()
-    judge(checks, tick(drain_seconds=900.0, temu_refused_4000004=30), bounded=False)
-    assert not checks.failed
+    judge(checks, tick(drain_seconds=900.0, temu_refused_4000004=30, dead_letters=1), bounded=False)
+    assert not checks.failed  # its dead letters are that mode's known limit: reported only
+    judge(checks, tick(dead_letters=1), bounded=True)
+    assert len(checks.failed) == 1 and "dead-lettered" in checks.failed[0]
+    checks = Checks()
     judge(checks, tick(orders_imported=9), bounded=False)
     assert len(checks.failed) == 1
 

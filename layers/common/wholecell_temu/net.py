@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+import requests
 
 
 class Clock:
@@ -39,11 +41,37 @@ class Clock:
 
 class Pacer(Protocol):
     """What a client needs from its rate limiter: RateLimiter (this process alone) or
-    jobs.budgets.SharedRateLimiter (a budget every worker shares)."""
+    jobs.budgets.SharedRateLimiter (a budget every worker shares).
+
+    `paced(prepare)` waits for the request's turn, then builds it with `prepare` (signing, headers,
+    everything but the send) and returns it for the caller to send at once: a limiter that books
+    slots checks, after everything but the send, that the slot is not already past."""
 
     def acquire(self) -> float: ...
 
+    def paced[T](self, prepare: Callable[[], T]) -> T: ...
+
     def penalize(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request built to the last byte, with the settings `requests` adds from the environment
+    (proxies, CA bundle): all `send` has left to do is write it."""
+
+    request: requests.PreparedRequest
+    settings: dict[str, Any]
+
+
+def prepare(session: requests.Session, method: str, url: str, **parts: Any) -> Outgoing:
+    """What `session.request(method, url, **parts)` builds before it sends."""
+    request = session.prepare_request(requests.Request(method, url, **parts))
+    return Outgoing(request, dict(session.merge_environment_settings(request.url, {}, None, None, None)))
+
+
+def send(session: requests.Session, outgoing: Outgoing, timeout: float) -> requests.Response:
+    """What `session.request` does once the request is built."""
+    return session.send(outgoing.request, timeout=timeout, allow_redirects=True, **outgoing.settings)
 
 
 class RateLimiter:
@@ -84,6 +112,11 @@ class RateLimiter:
                 wait = max(self._blocked_until - now, (1.0 - self._tokens) / self.rate)
             self._clock.sleep(wait)
             waited += wait
+
+    def paced[T](self, prepare: Callable[[], T]) -> T:
+        """Take a token, then build the request (a bucket has no slot to be late for)."""
+        self.acquire()
+        return prepare()
 
     def penalize(self, seconds: float) -> None:
         """The server said "slow down": no request for `seconds`, then pacing restarts from an

@@ -144,8 +144,7 @@ class SandboxState(LogisticsRoom, GoodsRoom, GatewayRoom):
                 "stockEdits": list(self.stock_edits),
                 "shipments": [self._package_json(p) for p in self.packages.values()],
                 "orders": [self._order_json(o) for o in self.orders.values()],
-                "requestCounts": dict(self.request_counts),
-                "errorCounts": {str(k): v for k, v in self.error_counts.items()},
+                **self._gateway_counts(),
                 "faults": self.faults.snapshot(),
                 "rateLimit": self.rate_limit,
             }

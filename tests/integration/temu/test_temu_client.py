@@ -8,6 +8,7 @@ deterministic.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -236,6 +237,34 @@ def test_rate_limit_is_retried_after_backing_off(state: SandboxState, shop: dict
         assert paced.token_info().mall_id == shop["mallId"]
     assert state.error_counts[4000004] >= 1
     assert limiter.penalties and all(p == 1.05 for p in limiter.penalties)
+
+
+def test_the_rate_window_counts_a_request_when_it_arrives_not_when_the_shops_are_free(
+        state: SandboxState, shop: dict[str, Any], make_client: MakeClient) -> None:
+    """Temu's gateway counts a request as it comes in, whatever its services are busy with. Here one
+    request arrives while another's work (a page of a large catalog) holds the shops, a second 1.6 s
+    later: a window counted after the work would see both in the same second and refuse the second."""
+    state.configure_rate_limit(1)
+    results: dict[str, Any] = {}
+
+    def call(name: str) -> None:
+        client = make_client(shop["accessToken"], attempts=1)
+        try:
+            results[name] = client.token_info().mall_id
+        except TemuApiError as exc:
+            results[name] = exc.code
+
+    with state.lock:  # the shops busy for 2 s
+        first = threading.Thread(target=call, args=("first",))
+        first.start()
+        time.sleep(1.6)
+        second = threading.Thread(target=call, args=("second",))
+        second.start()
+        time.sleep(0.4)
+    first.join(10)
+    second.join(10)
+    assert results == {"first": shop["mallId"], "second": shop["mallId"]}
+    assert 4000004 not in state.error_counts
 
 
 @pytest.mark.parametrize(("rule", "status"), [({"error_rate": 1.0, "status": 500}, 500),

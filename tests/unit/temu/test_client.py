@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -48,13 +49,13 @@ class FakeSession(requests.Session):
         self.responses = responses
         self.bodies: list[dict[str, Any]] = []
 
-    def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> Any:
-        self.bodies.append(_loads(data))
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.bodies.append(_loads(request.body))
         return self.responses.pop(0)
 
 
-def _loads(data: bytes) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(data)
+def _loads(data: bytes | str | None) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(data or b"")
     return loaded
 
 
@@ -89,6 +90,38 @@ def test_body_has_common_params_flat_business_params_and_a_valid_sign() -> None:
     assert "skuIdList" not in body and "searchText" not in body  # absent optionals are omitted
     assert body["sign"] == sign(body, "SECRET")
     assert "SECRET" not in json.dumps(body)
+
+
+class BuildTwice(RateLimiter):
+    """A pacer whose first build comes too late for its slot: it builds the request again."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(100)
+        self.events = events
+
+    def paced[T](self, prepare: Callable[[], T]) -> T:
+        self.events.append("slot")
+        prepare()
+        self.events.append("slot missed; booked again")
+        return prepare()
+
+
+def test_the_request_is_signed_in_its_slot_and_sent_as_built_with_nothing_in_between() -> None:
+    events: list[str] = []
+
+    class Watching(FakeSession):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+            events.append(f"sent {_loads(request.body)['timestamp']}")
+            return super().send(request, **kwargs)
+
+    clock = SteppingClock()
+    session = Watching([_ok({"warehouseList": []})])
+    client = TemuClient("https://gw.example/openapi/router", "KEY", "SECRET", "TOKEN", rate_limiter=BuildTwice(events),
+                        session=session, clock=clock)
+    client.warehouses()
+    stamp = int(clock.wall)  # the second build's timestamp: the clock's last reading
+    assert events == ["slot", "slot missed; booked again", f"sent {stamp}"]
+    assert session.bodies[0]["sign"] == sign(session.bodies[0], "SECRET")
 
 
 def test_each_retry_has_a_fresh_timestamp_and_sign_and_rate_limit_penalizes() -> None:

@@ -18,14 +18,16 @@ and clock differences between workers (NTP keeps Lambda's within milliseconds). 
 a strict one-second window sees no more than its limit as long as every request arrives less than
 `PACING_MARGIN / (1 - PACING_MARGIN)` seconds after its slot (111 ms at a 10 % margin): the
 request that ends the window was booked that much after its start. Half of that allowance is the
-sender's (`LATE_TOLERANCE`): a worker that wakes later than that after its slot books again instead
-of sending late, so a stall (of one worker or of all of them) never turns into a burst of overdue
-requests. The other half is for the network.
+sender's (`LATE_TOLERANCE`): a worker whose request is ready to send (woken, signed, built) later
+than that after its slot books again instead of sending late (`paced`: only the socket write
+follows the check), so a stall (of one worker or of all of them) never turns into a burst of
+overdue requests. The other half is for the network.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from wholecell_temu.config import TemuPriority
 from wholecell_temu.net import Clock
@@ -71,32 +73,47 @@ class SharedRateLimiter:
         self.missed = 0  # slots given up because this worker woke too late to use them
 
     def acquire(self) -> float:
-        """Book one request and wait for its slot; returns the seconds waited.
+        """Book one request and wait for its slot; returns the seconds waited."""
+        return self._paced(_nothing)[1]
 
-        A slot missed by more than LATE_TOLERANCE is given up and the request booked again, once:
-        a worker that is late again sends anyway rather than never."""
+    def paced[T](self, prepare: Callable[[], T]) -> T:
+        """Book one request, wait for its slot, then build it with `prepare`; returns what it built,
+        for the caller to send at once.
+
+        A slot missed by more than LATE_TOLERANCE once the request is built (the worker woke late, or
+        building it took long) is given up and the request booked and built again, once: a worker that
+        is late again sends anyway rather than never."""
+        return self._paced(prepare)[0]
+
+    def _paced[T](self, prepare: Callable[[], T]) -> tuple[T, float]:
         waited = 0.0
         missed = False
+        while True:
+            start, booked, now, refused_for = self._book()
+            self._clock.sleep(start - booked)
+            waited += refused_for + max(0.0, start - now)
+            built = prepare()
+            late = self._clock.time() - start
+            if late <= LATE_TOLERANCE or missed:
+                return built, waited
+            missed = True
+            self.missed += 1
+            logger.warning("budget slot missed: booked again", extra={
+                "budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
+                "booking_ms": round((booked - now) * 1000)})  # how much of it the booking's own call took
+
+    def _book(self) -> tuple[float, float, float, float]:
+        """One booking, asking again after each refusal: (the slot's start, when the booking's answer
+        came, when it was asked for, the seconds slept after refusals)."""
         refused = 0
+        refused_for = 0.0
         while True:
             now = self._clock.time()
             booking = self._budgets.book(self.budget, self.interval, now, self.horizon, busy_first=self._busy)
             if booking.start is not None:
                 self.bookings += 1
                 self._busy = booking.start > now
-                booked = self._clock.time()
-                delay = booking.start - booked
-                self._clock.sleep(delay)
-                waited += max(0.0, booking.start - now)
-                late = self._clock.time() - booking.start
-                if late <= LATE_TOLERANCE or missed:
-                    return waited
-                missed = True
-                self.missed += 1
-                logger.warning("budget slot missed: booked again", extra={
-                    "budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
-                    "booking_ms": round((booked - now) * 1000)})  # how much of it the booking's own call took
-                continue
+                return booking.start, self._clock.time(), now, refused_for
             # the schedule ends beyond this priority's horizon: wait until it is back within it, plus
             # a random part that doubles with each refusal in a row (up to half the horizon), so that
             # workers waiting at the same horizon spread out instead of all asking for each free slot
@@ -106,11 +123,15 @@ class SharedRateLimiter:
             spread = min(self.interval * 2 ** min(refused - 1, 4), self.horizon / 2)
             delay = max(booking.booked_until - self.horizon - now, self.interval) + spread * self._rng.random()
             self._clock.sleep(delay)
-            waited += delay
+            refused_for += delay
 
     def penalize(self, seconds: float) -> None:
         """The server said "slow down": nobody on this budget starts a request for `seconds`."""
         self._budgets.hold(self.budget, self._clock.time() + seconds)
+
+
+def _nothing() -> None:
+    return None
 
 
 __all__ = ["HORIZONS", "LATE_TOLERANCE", "PACING_MARGIN", "TEMU_BUDGET", "SharedRateLimiter", "wholecell_budget"]

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass
-from wholecell_temu.net import Clock, Pacer, RetryPolicy
+from wholecell_temu.net import Clock, Outgoing, Pacer, RetryPolicy, prepare, send
 from wholecell_temu.observability import metrics
 from wholecell_temu.temu.errors import (
     CREATE_TOKEN_API,
@@ -113,13 +113,15 @@ class TemuClient:
                 attempt += 1
 
     def _attempt(self, api_type: str, params: Mapping[str, Any], token: str) -> Any:
-        self._limiter.acquire()
-        body = signed_body({"type": api_type, "app_key": self.app_key, "access_token": token,
-                            "timestamp": int(self._clock.time()), "data_type": "JSON", **params},
-                           self._app_secret)
+        def signed() -> Outgoing:  # at its slot: the timestamp is the sending time
+            body = signed_body({"type": api_type, "app_key": self.app_key, "access_token": token,
+                                "timestamp": int(self._clock.time()), "data_type": "JSON", **params},
+                               self._app_secret)
+            return prepare(self._session, "POST", self.gateway_url, data=body,
+                           headers={"Content-Type": "application/json"})
+
         try:
-            response = self._session.post(self.gateway_url, data=body, timeout=self._timeout,
-                                          headers={"Content-Type": "application/json"})
+            response = send(self._session, self._limiter.paced(signed), self._timeout)
         except requests.ConnectTimeout as exc:  # never sent: always safe to repeat
             raise self._error(f"connect timeout: {type(exc).__name__}", ErrorClass.RETRYABLE,
                               api_type) from None

@@ -19,7 +19,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from wholecell_temu.errors import ErrorClass, ExternalApiError
-from wholecell_temu.net import Clock, Pacer, RetryPolicy
+from wholecell_temu.net import Clock, Pacer, RetryPolicy, prepare, send
 from wholecell_temu.wholecell import adapter
 from wholecell_temu.wholecell.adapter import (
     InventoryStatus,
@@ -209,11 +209,11 @@ class WholeCellClient:
         attempt = 0
         error: WholeCellApiError | None
         while True:
-            self._limiter.acquire()
             try:
-                response = self._session.request(
-                    method, self._base_url + path, params=params, json=body, auth=self._auth,
-                    headers=self._headers, timeout=self._timeout)
+                outgoing = self._limiter.paced(lambda: prepare(
+                    self._session, method, self._base_url + path, params=params, json=body, auth=self._auth,
+                    headers=self._headers))
+                response = send(self._session, outgoing, self._timeout)
             except requests.RequestException as exc:
                 error = self._unknown_outcome(method, operation, f"transport error: {type(exc).__name__}")
                 wait = self._retry.delay(attempt)

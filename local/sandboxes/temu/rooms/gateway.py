@@ -40,21 +40,28 @@ class GatewayRoom(World):
 
     def configure_rate_limit(self, rate: float | None) -> None:
         """Requests per second across all shops of all apps; None = unlimited."""
-        with self.lock:
+        with self.lock, self.gateway_lock:
             self.rate_limit = rate
             self._recent.clear()
 
     def count_request(self, api_type: str) -> None:
-        with self.lock:
+        with self.gateway_lock:
             self.request_counts[api_type] = self.request_counts.get(api_type, 0) + 1
 
     def count_error(self, code: int) -> None:
-        with self.lock:
+        with self.gateway_lock:
             self.error_counts[code] = self.error_counts.get(code, 0) + 1
 
+    def _gateway_counts(self) -> dict[str, Any]:
+        """The request and error counters, copied under the gateway's lock (a snapshot's part)."""
+        with self.gateway_lock:
+            return {"requestCounts": dict(self.request_counts),
+                    "errorCounts": {str(k): v for k, v in self.error_counts.items()}}
+
     def rate_limited(self) -> bool:
-        """Sliding one-second window over all router requests."""
-        with self.lock:
+        """Sliding one-second window over all router requests, under the gateway's own lock (see
+        World.gateway_lock): the time a request is counted at is the time it arrived."""
+        with self.gateway_lock:
             if self.rate_limit is None:
                 return False
             now = time.monotonic()

@@ -26,6 +26,10 @@ class World:
         self, app_keys: dict[str, str] | None = None, rate_limit: float | None = None, seed: int | None = None
     ) -> None:
         self.lock = threading.RLock()
+        # the gateway's own (request and error counters, the rate window): a request is counted when it
+        # arrives, never after another request's business logic (a page of a large catalog) has let go
+        # of `lock`, as Temu's gateway, in front of its services, counts it
+        self.gateway_lock = threading.Lock()
         self.app_keys = dict(app_keys or {DEFAULT_APP_KEY: DEFAULT_APP_SECRET})
         self.seed = seed
         self.faults = FaultInjector(seed=seed)

@@ -59,7 +59,7 @@ class AccountsRoom(InventoryRoom):
 
     def take_token(self, account: Account) -> float | None:
         """None when the request may proceed, else seconds until a token frees (-> 429)."""
-        with self._lock:
+        with self._bucket_lock:
             if self.rate_limit is None:
                 return None
             now = time.monotonic()
@@ -76,7 +76,7 @@ class AccountsRoom(InventoryRoom):
             return (1.0 - account.bucket_tokens) / self.rate_limit
 
     def set_rate_limit(self, rate: float | None) -> None:
-        with self._lock:
+        with self._lock, self._bucket_lock:
             self.rate_limit = rate
             for account in self.accounts.values():
                 account.bucket_updated = 0.0

@@ -55,6 +55,9 @@ class World:
     def __init__(self, *, rate_limit: float | None = None, seed: int | None = None,
                  webhook_async: bool = False) -> None:
         self._lock = threading.RLock()
+        # the rate buckets' own: a request takes its token when it arrives, never after another
+        # request's work (a page of a large account's units) has let go of `_lock`
+        self._bucket_lock = threading.Lock()
         self.faults = FaultInjector(seed=seed)
         self.rate_limit = rate_limit
         self.webhook_async = webhook_async
