@@ -88,6 +88,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 from bench.engine import engine_description, fast_dynamodb
@@ -210,16 +211,8 @@ def moto_in_its_own_process() -> Iterator[str]:
     """SQS and Secrets Manager (moto) served by a process of its own, for the stack to use as its AWS
     endpoint: in the bench's process, its answers to 60 workers' polls, sends and deletes would take the
     interpreter lock from the sandboxes. Without the stack's own moto, IAM is not enforced (tests do)."""
-    with spawned(serve_moto, name="moto") as url:
-        saved = os.environ.get("AWS_ENDPOINT_URL")
-        os.environ["AWS_ENDPOINT_URL"] = url
-        try:
-            yield url
-        finally:
-            if saved is None:
-                os.environ.pop("AWS_ENDPOINT_URL", None)
-            else:
-                os.environ["AWS_ENDPOINT_URL"] = saved
+    with spawned(serve_moto, name="moto") as url, mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": url}):
+        yield url
 
 
 def serve_moto(ready: Any) -> None:

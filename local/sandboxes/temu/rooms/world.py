@@ -28,7 +28,8 @@ class World:
         self.lock = threading.RLock()
         # the gateway's own (request and error counters, the rate window): a request is counted when it
         # arrives, never after another request's business logic (a page of a large catalog) has let go
-        # of `lock`, as Temu's gateway, in front of its services, counts it
+        # of `lock` (Temu documents 20 requests/s per app, not how it counts; a gateway in front of
+        # services counts requests as they come in)
         self.gateway_lock = threading.Lock()
         self.app_keys = dict(app_keys or {DEFAULT_APP_KEY: DEFAULT_APP_SECRET})
         self.seed = seed
