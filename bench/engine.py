@@ -172,8 +172,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def fast_dynamodb(port: int | None = None) -> Iterator[str]:
+def fast_dynamodb(port: int | None = None, *, niceness: int = 0) -> Iterator[str]:
     """Run dynalite in memory on 127.0.0.1 (a port it picks, unless one is given); yields its endpoint URL.
+    A `niceness` above 0 starts the engine (all its threads) at that nice value: the machine's other
+    processes get the CPU first.
 
     Tables become ACTIVE at once (no CREATING delay). Everything is lost on exit. The engine
     also exits when this process dies, even by SIGKILL (it watches its stdin, a pipe from here).
@@ -182,8 +184,9 @@ def fast_dynamodb(port: int | None = None) -> Iterator[str]:
     node = shutil.which("node")
     assert node is not None  # ensure_installed checked
     with tempfile.TemporaryFile() as errors:
+        niced = ["nice", "-n", str(niceness)] if niceness else []
         process = subprocess.Popen(
-            [node, "-e", _LAUNCHER, str(NODE_MODULES / ENGINE), "127.0.0.1", str(port or 0)],
+            [*niced, node, "-e", _LAUNCHER, str(NODE_MODULES / ENGINE), "127.0.0.1", str(port or 0)],
             cwd=BENCH_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
         try:
             deadline = time.monotonic() + START_TIMEOUT_SECONDS

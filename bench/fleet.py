@@ -39,17 +39,21 @@ Figures (printed, and written to bench/fleet.json), per tick:
   accepted / the app limit, the largest account's WholeCell requests accepted / its limit);
 - order-import latency (a Temu order waiting at the tick's start to its WholeCell sales order)
   and shipment latency (WholeCell's webhook post to Temu accepting the confirmation), p50/p95;
-- requests refused by either limit (Temu 4000004, WholeCell 429);
+- requests refused by either limit (Temu 4000004, WholeCell 429), and for each Temu refusal the
+  shape of the window that refused it (how its arrivals were spread: paced, or bunched after a gap);
 - DynamoDB calls spent on pacing (BudgetsTable writes and reads) and per Temu/WholeCell request;
 - slots the workers woke too late for and booked again (their warnings in the workers' log), and
   how busy the machine's CPU was: on a small machine, workers the CPU cannot run at their slot
-  are the harness's doing, not the pacing's, and these two figures tell them apart.
+  are the harness's doing, not the pacing's, and these two figures tell them apart;
+- the bench process's own stalls (where the sandboxes count their windows) and garbage collections,
+  its heap frozen before each tick.
 
 The sandboxes count their rate windows when a request reaches them, as Temu and WholeCell would,
 so nothing of the harness may delay them: the counting proxy and moto (SQS, Secrets Manager) run
 in processes of their own (not behind the sandboxes' interpreter lock; the report gives the bench
-process's own CPU use), and the workers run niced, so when the 2 cores are short the stand-ins
-for the outside world (which in reality has its own machines) run first.
+process's own CPU use). When the 2 cores are short, the sandboxes run first (nice 0), then the
+stand-ins for AWS (dynalite, the proxy, moto: nice 5), then the workers (nice 10): the outside
+world has machines of its own in reality.
 
 Bounds, on the shared-budget tick (exit status 1 when one is missed): drain time <= 1.3x the
 physical bound; order-import and shipment p95 latency within one tick (the order schedule's
@@ -66,7 +70,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import gc
 import http.client
+import itertools
 import json
 import logging
 import multiprocessing
@@ -221,8 +227,9 @@ def serve_moto(ready: Any) -> None:
 
     from local import moto_fixes  # noqa: PLC0415
 
+    os.nice(AWS_NICENESS)  # before any thread starts: every thread of the server inherits it
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    moto_fixes.serialize_sqs_deletes()
+    moto_fixes.serialize_sqs_queue_access()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     ready.put(server.get_host_and_port()[1])
@@ -235,10 +242,15 @@ COUNTS_PATH = "/__counts"
 # all at once. Niced workers leave the stand-ins the CPU first; what starving costs the workers
 # themselves shows as missed slots.
 WORKER_NICENESS = 10
+# The nice value of the stand-ins for AWS (dynalite, its counting proxy, moto): below the sandboxes (the
+# bench's own process, nice 0), whose rate windows must count a request when it arrives, and above the
+# workers, which would wait on them anyway.
+AWS_NICENESS = 5
 
 
 def serve_counter(upstream: str, ready: Any) -> None:
     """The counting proxy's process: forwards POSTs to `upstream`, answers GET COUNTS_PATH."""
+    os.nice(AWS_NICENESS)
     target = urlsplit(upstream)
     host, port = target.hostname or "127.0.0.1", int(target.port or 80)
     counts: Counter[tuple[str, str]] = Counter()
@@ -267,6 +279,11 @@ def serve_counter(upstream: str, ready: Any) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: the answer leaves in two writes (headers, then body), and with Nagle's algorithm the
+        # body waited for the client's delayed ACK of the headers: 40 ms on every DynamoDB call of every
+        # worker (44 ms a GetItem through the proxy against 1.6 ms direct), so most bookings came back
+        # after their slot had passed
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             with lock:
@@ -436,6 +453,88 @@ class MachineLoad:
                 "seconds_at_95_percent_or_more": sum(1 for b in self.busy if b >= 95), "seconds": len(self.busy),
                 "harness_mean_percent_of_a_core": round(statistics.mean(self.harness), 1) if self.harness else None,
                 "harness_seconds_at_90_percent_or_more": sum(1 for h in self.harness if h >= 90)}
+
+
+class ProcessStalls:
+    """Pauses of this process, where the sandboxes count their rate windows: a stalled sandbox counts the
+    requests that reach it meanwhile late and together. A heartbeat thread that should wake every 20 ms
+    records when it woke more than 100 ms late (the interpreter lock held, or the process not run), and the
+    garbage collector's own pauses of 20 ms or more (it holds the interpreter lock throughout)."""
+
+    BEAT = 0.02
+    LATE = 0.1
+    GC_PAUSE = 0.02
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.stalls: list[tuple[float, float]] = []  # (seconds into the tick, ms late)
+        self.collections: list[tuple[float, float, int]] = []  # (seconds into the tick, ms, generation)
+        self._collecting: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="stall-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            before = time.monotonic()
+            if self._stop.wait(self.BEAT):
+                return
+            late = time.monotonic() - before - self.BEAT
+            if late > self.LATE:
+                self.stalls.append((round(before - self.started, 2), round(1000 * late)))
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            self._collecting = now
+        elif self._collecting is not None:
+            if now - self._collecting >= self.GC_PAUSE:
+                self.collections.append((round(self._collecting - self.started, 2),
+                                         round(1000 * (now - self._collecting)), info["generation"]))
+            self._collecting = None
+
+    def __enter__(self) -> ProcessStalls:
+        self.started = time.monotonic()
+        gc.callbacks.append(self._gc)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        gc.callbacks.remove(self._gc)
+
+    def figures(self) -> dict[str, Any]:
+        longest = max((ms for _, ms in self.stalls), default=0)
+        return {"stalls_over_100_ms": len(self.stalls), "longest_stall_ms": longest,
+                "stalls": self.stalls[:100], "gc_pauses": self.collections[:100]}
+
+
+def frozen_heap() -> dict[str, Any]:
+    """Collect this process's garbage once (timed: what one full collection of the sandboxes' state
+    costs), then move every object left out of the collector's reach (gc.freeze): the state the
+    setup built is never traversed again, so a full collection during a tick cannot stall the
+    sandboxes for that long."""
+    began = time.monotonic()
+    gc.collect()
+    full = time.monotonic() - began
+    gc.freeze()
+    return {"full_collection_ms": round(1000 * full), "frozen_objects": gc.get_freeze_count()}
+
+
+def refusal_shapes(windows: list[tuple[float, tuple[float, ...]]], started: float) -> list[dict[str, Any]]:
+    """How the requests that filled Temu's window were spread when it refused one: paced arrivals fill
+    the second evenly; a stall shows as a long gap followed by a bunch arriving together."""
+    shapes = []
+    for at, window in windows:
+        times = [*window, at]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        widest = max(range(len(gaps)), key=gaps.__getitem__) if gaps else 0
+        shapes.append({"at": round(at - started, 2), "window": len(window),
+                       "span_ms": round(1000 * (at - window[0])) if window else 0,
+                       "widest_gap_ms": round(1000 * gaps[widest]) if gaps else 0,
+                       "after_widest_gap": len(times) - widest - 1,
+                       "within_last_200_ms": sum(1 for t in times if at - t <= 0.2)})
+    return shapes
 
 
 def missed_slots(log: Path, start: int, end: int) -> dict[str, Any]:
@@ -676,8 +775,9 @@ class Fleet:
                                    daemon=True)
         self.say(f"  {len(new_orders)} new Temu orders, {changed} SKUs changed, {len(ready)} shipments to post; "
                  "firing every schedule")
-        started = time.time()
-        with MachineLoad() as load:
+        heap = frozen_heap()
+        started, began = time.time(), time.monotonic()
+        with MachineLoad() as load, ProcessStalls() as stalls:
             for function in JOBS.values():
                 self.stack.fire_schedule(function)
             shipper.start()
@@ -695,6 +795,10 @@ class Fleet:
         figures = self.figures(label, concurrency, Observed(started, drained, before, after, new_orders, posted,
                                                             changed, drain_error))
         figures["machine_cpu"] = load.figures()
+        figures["harness_process"] = {**stalls.figures(), **heap}
+        with self.temu.gateway_lock:
+            refused = [w for w in self.temu.refused_windows if w[0] >= began]
+        figures["temu_refusals"] = refusal_shapes(refused, began)
         figures["timeline"]["cpu_busy_percent"] = load.busy
         figures["timeline"]["harness_cpu_percent"] = load.harness
         return figures
@@ -915,6 +1019,12 @@ def report(ticks: list[dict[str, Any]]) -> None:
         ("machine CPU busy (mean; s at >= 95 %)", *(f"{t['machine_cpu']['mean_percent']} %; "
                                                    f"{t['machine_cpu']['seconds_at_95_percent_or_more']} s"
                                                    for t in ticks)),
+        ("harness process stalls > 100 ms (longest)", *(f"{t['harness_process']['stalls_over_100_ms']} "
+                                                        f"({t['harness_process']['longest_stall_ms']} ms)"
+                                                        for t in ticks)),
+        ("full GC before the tick (frozen after)", *(f"{t['harness_process']['full_collection_ms']} ms "
+                                                     f"({t['harness_process']['frozen_objects']:,} objects)"
+                                                     for t in ticks)),
         ("harness process CPU (mean; s at >= 90 %)", *(f"{t['machine_cpu']['harness_mean_percent_of_a_core']} %; "
                                                       f"{t['machine_cpu']['harness_seconds_at_90_percent_or_more']} s"
                                                       for t in ticks)),
@@ -947,7 +1057,8 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template(ROOT / "template.yaml", parameters)
     workers = max(m.maximum_concurrency or 2 for f in template.functions.values() for m in f.sqs_mappings)
     began = time.monotonic()
-    with fast_dynamodb() as engine, DynamoCounter(engine).running() as dynamo, moto_in_its_own_process(), \
+    with fast_dynamodb(niceness=AWS_NICENESS) as engine, DynamoCounter(engine).running() as dynamo, \
+            moto_in_its_own_process(), \
             LocalStack(ROOT, api_port=0, dynamodb_endpoint=dynamo.url, parameters=parameters,
                        env_overrides={"POWERTOOLS_METRICS_DISABLED": "true"}, concurrency=workers,
                        worker_output=args.worker_log, worker_niceness=WORKER_NICENESS, enforce_iam=False) as stack:

@@ -307,7 +307,7 @@ class LocalStack:
         if not endpoint:
             from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only when no endpoint is given
 
-            moto_fixes.serialize_sqs_deletes()
+            moto_fixes.serialize_sqs_queue_access()
             self._moto = ThreadedMotoServer(ip_address=self.bind_host, port=self._ports["moto"], verbose=False)
             self._moto.start()
             _, port = self._moto.get_host_and_port()

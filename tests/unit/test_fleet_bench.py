@@ -1,13 +1,25 @@
 """The fleet benchmark's own arithmetic (bench/fleet.py): percentiles, per-second counts, what a
-confirmation's body names, and the verdicts it prints and exits on."""
+confirmation's body names, the shape of a refused rate window, the pauses of the sandboxes'
+process, and the verdicts it prints and exits on."""
 
 from __future__ import annotations
 
+import gc
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.fleet import MISSED_SLOT, judge, missed_slots, per_second, summary, tracking_numbers
+from bench.fleet import (
+    MISSED_SLOT,
+    ProcessStalls,
+    judge,
+    missed_slots,
+    per_second,
+    refusal_shapes,
+    summary,
+    tracking_numbers,
+)
 from bench.listings import Checks
 
 
@@ -80,3 +92,34 @@ def test_missed_slots_are_read_from_the_workers_log_between_two_offsets(tmp_path
     assert found["late_ms"] == {"count": 3, "p50": 120.0, "p95": 300.0, "max": 300.0}
     assert found["booking_ms"]["max"] == 250.0
     assert missed_slots(log, 10, 10)["count"] == 0 and missed_slots(tmp_path / "none", 0, 99)["count"] == 0
+
+
+def test_a_refused_window_shows_paced_arrivals_apart_from_a_bunch_after_a_gap() -> None:
+    paced = tuple(100.0 + n * 0.05 for n in range(20))  # 20 arrivals, 50 ms apart
+    bunched = (*(200.0 + n * 0.05 for n in range(14)), 200.9, 200.91, 200.92, 200.93, 200.94, 200.95)
+    shapes = refusal_shapes([(101.0, paced), (201.0, bunched)], started=100.0)
+    assert {k: shapes[0][k] for k in ("at", "window", "span_ms", "widest_gap_ms")} == {
+        "at": 1.0, "window": 20, "span_ms": 1000, "widest_gap_ms": 50}
+    assert shapes[0]["within_last_200_ms"] <= 5  # the refused one and the 3-4 paced before it
+    assert shapes[1]["at"] == 101.0
+    assert shapes[1]["widest_gap_ms"] == 250 and shapes[1]["after_widest_gap"] == 7
+    assert shapes[1]["within_last_200_ms"] == 7
+
+
+def test_a_garbage_collection_holding_the_interpreter_shows_as_a_stall_and_a_pause() -> None:
+    garbage: list[list[int]] = []
+    while True:  # a heap whose full collection takes 200 ms or more on this machine
+        garbage.extend([n] for n in range(max(1_000_000, len(garbage))))
+        began = time.monotonic()
+        gc.collect()
+        if time.monotonic() - began >= 0.2 or len(garbage) >= 16_000_000:
+            break
+    with ProcessStalls() as stalls:
+        time.sleep(0.1)  # the heartbeat runs on time
+        assert stalls.stalls == []
+        gc.collect()
+        time.sleep(0.1)
+    del garbage
+    figures = stalls.figures()
+    assert [generation for _, _, generation in figures["gc_pauses"]] == [2]
+    assert figures["stalls_over_100_ms"] == 1 and figures["longest_stall_ms"] > 100

@@ -237,6 +237,9 @@ def test_rate_limit_is_retried_after_backing_off(state: SandboxState, shop: dict
         assert paced.token_info().mall_id == shop["mallId"]
     assert state.error_counts[4000004] >= 1
     assert limiter.penalties and all(p == 1.05 for p in limiter.penalties)
+    # each refusal keeps the window that refused it: the 3 arrivals within the second before it
+    assert len(state.refused_windows) == state.error_counts[4000004]
+    assert all(len(window) == 3 and 0 < at - window[0] < 1.0 for at, window in state.refused_windows)
 
 
 def test_the_rate_window_counts_a_request_when_it_arrives_not_when_the_shops_are_free(

@@ -36,6 +36,9 @@ class GatewayRoom(World):
         self.request_counts: dict[str, int] = {}
         self.error_counts: dict[int, int] = {}
         self._recent: deque[float] = deque()
+        # (when, the window's arrival times) of the latest refusals: how the requests that filled the
+        # window were spread, paced or bunched (monotonic seconds)
+        self.refused_windows: deque[tuple[float, tuple[float, ...]]] = deque(maxlen=500)
         self.mistyped_fields: dict[str, str] = {}
 
     def configure_rate_limit(self, rate: float | None) -> None:
@@ -68,6 +71,7 @@ class GatewayRoom(World):
             while self._recent and now - self._recent[0] >= 1.0:
                 self._recent.popleft()
             if len(self._recent) >= self.rate_limit:
+                self.refused_windows.append((now, tuple(self._recent)))
                 return True
             self._recent.append(now)
             return False
