@@ -11,7 +11,8 @@ and holds every drain until then. A send at the same time as a delete can likewi
 Its `SQSBackend.receive_message` likewise moves a message past the queue's maxReceiveCount to the
 dead-letter queue (`_messages.remove`) and marks messages received, without that lock. Two
 receives at once can both pick the same message for the dead-letter queue: the second `remove`
-fails and its caller gets a server error; a delete at the same time can put it back in the queue.
+fails and its caller gets a server error (tests/integration/test_moto_fixes.py); by the code, a
+delete at the same time can also put it back in the queue.
 Holding the lock for the whole receive has one cost: on a FIFO queue whose visible messages all
 belong to groups in flight, moto's receive loop spins until its poll ends, and sends and deletes
 on that queue now wait for it. The stack has no FIFO queue.
