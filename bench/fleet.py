@@ -70,6 +70,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import faulthandler
 import gc
 import http.client
 import itertools
@@ -96,6 +97,8 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
+
+from wholecell_temu.jobs.budgets import SENT_LATE, SLOT_MISSED
 
 from bench.engine import engine_description, fast_dynamodb
 from bench.listings import Checks
@@ -409,20 +412,26 @@ class MachineLoad:
     """The machine's CPU use, once a second (Linux /proc/stat): how busy its cores were while a tick ran.
     A worker the CPU cannot run at its slot wakes late, which the bench must tell apart from pacing.
     Also this process's own use, in percent of one core: the sandboxes run here, under one interpreter
-    lock, and near 100 % they see requests later than they arrive."""
+    lock, and near 100 % they see requests later than they arrive. And who used the CPU, by niceness
+    (NICENESS: the sandboxes, the AWS stand-ins, the workers), with the processes ready to run: a
+    second in which the workers got little of a busy machine is one in which they woke late."""
 
-    def __init__(self) -> None:
+    def __init__(self, proc: Path = Path("/proc")) -> None:
         self.busy: list[int] = []  # percent, per second
         self.harness: list[int] = []  # this process, percent of one core, per second
+        self.by_nice: dict[int, list[int]] = {nice: [] for nice in NICENESS}  # percent of the machine, per second
+        self.runnable: list[int] = []  # processes ready to run (running or waiting for a core), per second
+        self._proc = proc
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="machine-load", daemon=True)
 
-    @staticmethod
-    def _times() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
+    def _times(self) -> tuple[int, int, int]:
+        """(busy, total) jiffies of every core, and the processes ready to run now."""
+        lines = (self._proc / "stat").read_text().splitlines()
+        fields = [int(v) for v in lines[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields) - idle, sum(fields)
+        running = next((int(line.split()[1]) for line in lines if line.startswith("procs_running ")), 0)
+        return sum(fields) - idle, sum(fields), running
 
     @staticmethod
     def _own() -> tuple[float, float]:
@@ -430,16 +439,20 @@ class MachineLoad:
         return times.user + times.system, time.monotonic()
 
     def _sample(self) -> None:
-        last, own = self._times(), self._own()
+        last, own, processes = self._times(), self._own(), process_ticks(self._proc)
         while not self._stop.wait(1.0):
-            now, mine = self._times(), self._own()
+            now, mine, present = self._times(), self._own(), process_ticks(self._proc)
             total = now[1] - last[1]
             self.busy.append(round(100 * (now[0] - last[0]) / total) if total else 0)
             self.harness.append(round(100 * (mine[0] - own[0]) / max(mine[1] - own[1], 1e-9)))
-            last, own = now, mine
+            spent = ticks_by_nice(processes, present)
+            for nice, series in self.by_nice.items():
+                series.append(round(100 * spent.get(nice, 0) / total) if total else 0)
+            self.runnable.append(now[2])
+            last, own, processes = now, mine, present
 
     def __enter__(self) -> MachineLoad:
-        if Path("/proc/stat").exists():
+        if (self._proc / "stat").exists():
             self._thread.start()
         return self
 
@@ -449,32 +462,76 @@ class MachineLoad:
             self._thread.join(5)
 
     def figures(self) -> dict[str, Any]:
+        saturated = [i for i, b in enumerate(self.busy) if b >= 95]
         return {"mean_percent": round(statistics.mean(self.busy), 1) if self.busy else None,
-                "seconds_at_95_percent_or_more": sum(1 for b in self.busy if b >= 95), "seconds": len(self.busy),
+                "seconds_at_95_percent_or_more": len(saturated), "seconds": len(self.busy),
                 "harness_mean_percent_of_a_core": round(statistics.mean(self.harness), 1) if self.harness else None,
-                "harness_seconds_at_90_percent_or_more": sum(1 for h in self.harness if h >= 90)}
+                "harness_seconds_at_90_percent_or_more": sum(1 for h in self.harness if h >= 90),
+                # of the machine, by niceness: over the tick, and over its saturated seconds only
+                "by_nice_mean_percent": {nice: round(statistics.mean(series), 1) if series else None
+                                         for nice, series in self.by_nice.items()},
+                "by_nice_saturated_percent": {nice: round(statistics.mean(series[i] for i in saturated), 1)
+                                              if saturated else None for nice, series in self.by_nice.items()},
+                "runnable_p50_max": [statistics.median(self.runnable), max(self.runnable)] if self.runnable else None}
+
+
+NICENESS = {0: "sandboxes, harness", AWS_NICENESS: "AWS stand-ins", WORKER_NICENESS: "workers"}
+
+
+def process_ticks(proc: Path = Path("/proc")) -> dict[int, tuple[int, int]]:
+    """Every process's CPU time so far (user + system, in clock ticks) and its niceness: pid -> (ticks, nice)."""
+    found: dict[int, tuple[int, int]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # after the command's name, which may hold spaces
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12]), int(fields[16]))
+    return found
+
+
+def ticks_by_nice(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]) -> Counter[int]:
+    """CPU ticks spent between two `process_ticks` readings, by niceness (a process started meanwhile
+    counts whole; one that ended meanwhile, its last part lost)."""
+    spent: Counter[int] = Counter()
+    for pid, (ticks, nice) in after.items():
+        spent[nice] += max(ticks - before.get(pid, (0, nice))[0], 0)
+    return spent
 
 
 class ProcessStalls:
     """Pauses of this process, where the sandboxes count their rate windows: a stalled sandbox counts the
     requests that reach it meanwhile late and together. A heartbeat thread that should wake every 20 ms
     records when it woke more than 100 ms late (the interpreter lock held, or the process not run), and the
-    garbage collector's own pauses of 20 ms or more (it holds the interpreter lock throughout)."""
+    garbage collector's own pauses of 20 ms or more (it holds the interpreter lock throughout).
+
+    With `dumps`, a stall of DUMP_AFTER seconds also writes every thread's stack there, from
+    faulthandler's own thread, which needs no interpreter lock: a thread holding the lock shows where;
+    every thread waiting shows the process was not run."""
 
     BEAT = 0.02
     LATE = 0.1
     GC_PAUSE = 0.02
+    DUMP_AFTER = 1.0
+    REARM_EVERY = 5  # beats
 
-    def __init__(self) -> None:
+    def __init__(self, dumps: Path | None = None) -> None:
         self.started = time.monotonic()
         self.stalls: list[tuple[float, float]] = []  # (seconds into the tick, ms late)
         self.collections: list[tuple[float, float, int]] = []  # (seconds into the tick, ms, generation)
+        self.dumps = dumps
+        self._dump_file: Any = None
         self._collecting: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="stall-heartbeat", daemon=True)
 
     def _beat(self) -> None:
-        while True:
+        for beat in itertools.count():
+            if self._dump_file is not None and beat % self.REARM_EVERY == 0:
+                faulthandler.dump_traceback_later(self.DUMP_AFTER, file=self._dump_file)
             before = time.monotonic()
             if self._stop.wait(self.BEAT):
                 return
@@ -494,6 +551,8 @@ class ProcessStalls:
 
     def __enter__(self) -> ProcessStalls:
         self.started = time.monotonic()
+        if self.dumps is not None:
+            self._dump_file = self.dumps.open("w")
         gc.callbacks.append(self._gc)
         self._thread.start()
         return self
@@ -502,11 +561,16 @@ class ProcessStalls:
         self._stop.set()
         self._thread.join(5)
         gc.callbacks.remove(self._gc)
+        if self._dump_file is not None:
+            faulthandler.cancel_dump_traceback_later()
+            self._dump_file.close()
 
     def figures(self) -> dict[str, Any]:
         longest = max((ms for _, ms in self.stalls), default=0)
+        dumped = self.dumps.read_text().count("Timeout (") if self.dumps is not None and self.dumps.exists() else 0
         return {"stalls_over_100_ms": len(self.stalls), "longest_stall_ms": longest,
-                "stalls": self.stalls[:100], "gc_pauses": self.collections[:100]}
+                "stalls": self.stalls[:100], "gc_pauses": self.collections[:100],
+                "stack_dumps": dumped, "stack_dumps_file": str(self.dumps) if dumped else None}
 
 
 def frozen_heap() -> dict[str, Any]:
@@ -539,29 +603,37 @@ def refusal_shapes(windows: list[tuple[float, tuple[float, ...]]], started: floa
 
 def missed_slots(log: Path, start: int, end: int) -> dict[str, Any]:
     """Slots the workers woke too late for and booked again (their warnings between two offsets of the
-    workers' log): how many per budget, and how late (ms)."""
+    workers' log): how many per budget, and how late (ms); and the requests sent late all the same,
+    their last slots missed too (per budget)."""
     if end <= start or not log.exists():
-        return {"count": 0, "by_budget": {}, "late_ms": summary([]), "booking_ms": summary([])}
+        return {"count": 0, "by_budget": {}, "late_ms": summary([]), "booking_ms": summary([]),
+                "sent_late": {}}
     with log.open("rb") as output:
         output.seek(start)
         text = output.read(end - start).decode(errors="replace")
     late: list[float] = []
     booking: list[float] = []
     budgets: Counter[str] = Counter()
+    sent_late: Counter[str] = Counter()
     for line in text.splitlines():
-        if MISSED_SLOT not in line or not line.startswith("{"):
+        if not line.startswith("{") or (SLOT_MISSED not in line and SENT_LATE not in line):
             continue
         try:
             entry = json.loads(line)
         except ValueError:
             continue
+        if entry.get("message") == SENT_LATE:
+            sent_late[str(entry.get("budget"))] += 1
+            continue
+        if entry.get("message") != SLOT_MISSED:
+            continue
         budgets[str(entry.get("budget"))] += 1
         late.append(float(entry.get("late_ms") or 0))
         booking.append(float(entry.get("booking_ms") or 0))
-    return {"count": len(late), "by_budget": dict(budgets), "late_ms": summary(late), "booking_ms": summary(booking)}
+    return {"count": len(late), "by_budget": dict(budgets), "late_ms": summary(late), "booking_ms": summary(booking),
+            "sent_late": dict(sent_late)}
 
 
-MISSED_SLOT = "budget slot missed"
 
 
 @dataclass
@@ -777,7 +849,8 @@ class Fleet:
                  "firing every schedule")
         heap = frozen_heap()
         started, began = time.time(), time.monotonic()
-        with MachineLoad() as load, ProcessStalls() as stalls:
+        dumps = self.args.worker_log.with_name(f"bench-fleet-stalls-{concurrency}.txt")
+        with MachineLoad() as load, ProcessStalls(dumps) as stalls:
             for function in JOBS.values():
                 self.stack.fire_schedule(function)
             shipper.start()
@@ -801,6 +874,8 @@ class Fleet:
         figures["temu_refusals"] = refusal_shapes(refused, began)
         figures["timeline"]["cpu_busy_percent"] = load.busy
         figures["timeline"]["harness_cpu_percent"] = load.harness
+        figures["timeline"]["cpu_by_nice_percent"] = load.by_nice
+        figures["timeline"]["runnable"] = load.runnable
         return figures
 
     def counters(self) -> dict[str, Any]:
@@ -857,6 +932,7 @@ class Fleet:
             "temu_requests": temu_total, "temu_accepted": temu_accepted, "temu_by_type": dict(temu.most_common()),
             "temu_refused_4000004": refused_temu,
             "wholecell_requests": sum(wholecell.values()), "wholecell_refused_429": sum(throttled.values()),
+            "wholecell_refused_by_account": {k: n for k, n in throttled.items() if n},
             "wholecell_top": dict(Counter(accepted).most_common(5)),
             "wholecell_busiest": {"connection": busiest, "accepted": accepted[busiest], "by_endpoint": dict(
                 (after["wholecell_endpoints"][busiest] - before["wholecell_endpoints"][busiest]).most_common())},
@@ -892,7 +968,8 @@ class Fleet:
         return dict(outcomes)
 
     def timeline(self, started: float, drained: float) -> dict[str, list[int]]:
-        """Per second of the tick: Temu calls (and those refused), WholeCell calls of the busiest account."""
+        """Per second of the tick: Temu calls (and those refused), WholeCell calls of the busiest account,
+        and WholeCell calls refused (429) in any account."""
         with self.confirms.lock:
             temu = list(self.confirms.calls)
         with self.wholecell_calls.lock:
@@ -903,7 +980,8 @@ class Fleet:
                 "temu_refused": per_second([t for t, _, code in temu if code == RATE_LIMITED], started, drained),
                 "temu_stock_edits": per_second([t for t, kind, _ in temu if kind == "bg.local.goods.stock.edit"],
                                                started, drained),
-                f"wholecell_{busiest}": per_second([t for t, app, _ in wholecell if app == busiest], started, drained)}
+                f"wholecell_{busiest}": per_second([t for t, app, _ in wholecell if app == busiest], started, drained),
+                "wholecell_refused": per_second([t for t, _, status in wholecell if status == 429], started, drained)}
 
     def job_figures(self, started: float) -> dict[str, Any]:
         """Per job, the runs of this tick (from the run log): outcomes, time from the tick's start to each
@@ -1016,9 +1094,15 @@ def report(ticks: list[dict[str, Any]]) -> None:
         ("pacing store writes (reads)", *(f"{t['pacing_store_writes']} ({t['pacing_store_reads']})" for t in ticks)),
         ("pacing writes per API request", *(str(t["pacing_writes_per_request"]) for t in ticks)),
         ("slots missed, booked again", *(str(t["missed_slots"]["count"]) for t in ticks)),
+        ("requests sent late all the same", *(str(sum(t["missed_slots"]["sent_late"].values())) for t in ticks)),
         ("machine CPU busy (mean; s at >= 95 %)", *(f"{t['machine_cpu']['mean_percent']} %; "
                                                    f"{t['machine_cpu']['seconds_at_95_percent_or_more']} s"
                                                    for t in ticks)),
+        (f"CPU by niceness {' / '.join(map(str, NICENESS))} (mean; saturated)", *(
+            " / ".join(str(t["machine_cpu"]["by_nice_mean_percent"][n]) for n in NICENESS) + "; "
+            + " / ".join(str(t["machine_cpu"]["by_nice_saturated_percent"][n]) for n in NICENESS) for t in ticks)),
+        ("processes ready to run p50 / max", *(" / ".join(str(v) for v in t["machine_cpu"]["runnable_p50_max"] or [])
+                                               for t in ticks)),
         ("harness process stalls > 100 ms (longest)", *(f"{t['harness_process']['stalls_over_100_ms']} "
                                                         f"({t['harness_process']['longest_stall_ms']} ms)"
                                                         for t in ticks)),

@@ -21,10 +21,13 @@ from wholecell_temu.jobs import clients
 from wholecell_temu.jobs.budgets import (
     LATE_TOLERANCE,
     LISTINGS_HORIZON,
+    MAX_BOOKINGS,
     PACING_MARGIN,
     STOCK_HORIZON,
     TEMU_BUDGET,
+    PastDeadline,
     SharedRateLimiter,
+    deadline,
     wholecell_budget,
 )
 from wholecell_temu.net import Clock, RateLimiter
@@ -258,20 +261,42 @@ class LateClock(SteppingClock):
 
 def test_a_worker_waking_too_late_for_its_slot_books_again_instead_of_bursting(budgets: Budgets) -> None:
     """Requests that leave more than LATE_TOLERANCE after their slot could arrive together with the
-    next ones: after a stall, a worker books again (once) rather than send an overdue request."""
+    next ones: after a stall, a worker books again rather than send an overdue request, ahead of now
+    by how late it was; after MAX_BOOKINGS missed slots in a row it sends late rather than never."""
     for _ in range(10):
         budgets.book(TEMU_BUDGET, 1 / 20, T0, 30.0)  # others booked half a second ahead
     clock = LateClock([0.3])
     worker = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=clock)
     worker.acquire()
-    assert (worker.bookings, worker.missed) == (2, 1)
-    assert clock.at - T0 == pytest.approx(0.5 + 0.3)  # its first slot at 0.5 s, missed; the next one free then
+    assert (worker.bookings, worker.missed, worker.sent_late) == (2, 1, 0)
+    # its first slot at 0.5 s, missed by 0.3 s; the schedule is free by then: booked 0.3 s ahead of now
+    assert clock.at - T0 == pytest.approx(0.5 + 0.3 + 0.3)
     on_time = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=LateClock([LATE_TOLERANCE * 0.9]))
     on_time.acquire()
     assert (on_time.bookings, on_time.missed) == (1, 0)  # late within the tolerance: it sends
     starved = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=LateClock([0.3, 0.3, 0.3]))
     starved.acquire()
-    assert (starved.bookings, starved.missed) == (2, 1)  # late again: it sends rather than never
+    assert (starved.bookings, starved.missed, starved.sent_late) == (4, 3, 0)  # on time at its fourth slot
+    never = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=LateClock([0.3] * MAX_BOOKINGS))
+    never.acquire()
+    assert (never.bookings, never.missed, never.sent_late) == (MAX_BOOKINGS, MAX_BOOKINGS - 1, 1)
+
+
+def test_a_worker_that_missed_its_slot_books_ahead_of_its_own_delay(budgets: Budgets) -> None:
+    """A slot that starts when the worker asks is over before a slow booking answers: booking again, a
+    worker that missed books ahead of now by how late it was (doubling, up to MAX_LEAD), so the next
+    slot is still to come when the answer does, and the schedule is never moved back to fit it."""
+    clock = SteppingClock()
+    worker = SharedRateLimiter(SlowStore(clock, 0.2), TEMU_BUDGET, 20, "fulfilment", clock=clock)
+    worker.acquire()  # an idle schedule: the slot at the time it asked, answered 0.2 s later: missed
+    assert (worker.bookings, worker.missed, worker.sent_late) == (2, 1, 0)
+    assert clock.at - T0 == pytest.approx(0.2 + 0.2)  # then booked 0.2 s ahead, answered just in time
+    assert budgets.booked_until(TEMU_BUDGET) == pytest.approx(clock.at + worker.interval)
+    other = budgets.book(TEMU_BUDGET, worker.interval, T0, 30.0)  # a worker asking with an earlier clock
+    assert other.start == pytest.approx(clock.at + worker.interval)  # after it, never before
+    stalled = SharedRateLimiter(SlowStore(clock, 3.0), TEMU_BUDGET, 20, "fulfilment", clock=clock)
+    stalled.acquire()  # 3 s for every answer; booking ahead stops at MAX_LEAD: missed each time, sent late
+    assert (stalled.missed, stalled.sent_late) == (MAX_BOOKINGS - 1, 1)
 
 
 def test_the_slot_is_checked_once_the_request_is_built_just_before_it_is_sent(budgets: Budgets) -> None:
@@ -293,9 +318,11 @@ def test_the_slot_is_checked_once_the_request_is_built_just_before_it_is_sent(bu
     assert (worker.bookings, worker.missed, len(built)) == (1, 0, 1)  # within the tolerance: sent
     built.clear()
     sent = worker.paced(lambda: build(0.3))
-    assert (worker.bookings, worker.missed, len(built)) == (3, 1, 2)  # built again for a new slot, once
-    assert built[1] == pytest.approx(built[0] + 0.3, abs=1e-6)  # the schedule was free by then: a slot at once
-    assert sent == pytest.approx(built[1] + 0.3, abs=1e-6)  # late again: it sends rather than never
+    # built again for each new slot, booked ahead by its lateness (0.3 s), then by twice the last lead
+    assert (worker.bookings, worker.missed, len(built)) == (1 + MAX_BOOKINGS, MAX_BOOKINGS - 1, MAX_BOOKINGS)
+    assert [b - a for a, b in itertools.pairwise(built)] == pytest.approx([0.3 + 0.3, 0.3 + 0.6, 0.3 + 1.0])
+    assert sent == pytest.approx(built[-1] + 0.3, abs=1e-6)  # late every time: it sends rather than never
+    assert worker.sent_late == 1
 
 
 class SlowStore(Budgets):
@@ -406,3 +433,24 @@ def test_workers_waiting_at_one_horizon_spread_out_instead_of_all_asking_for_eac
     assert min(b - a for a, b in itertools.pairwise(sends)) >= 1 / rate - 1e-6
     assert (sends[-1] - sends[0]) * rate <= 240 * 1.02  # no slot left unused
     assert refusals <= 1.5 * bookings
+
+
+def test_a_slot_after_the_callers_deadline_is_given_up_before_anything_is_built(budgets: Budgets) -> None:
+    """Within `deadline(at)`, a request whose slot starts after `at` is not built nor sent (PastDeadline),
+    and a refusal whose wait would end after it stops at once; outside the block nothing changes."""
+    for _ in range(100):
+        budgets.book(TEMU_BUDGET, 1 / 20, T0, 30.0)  # booked 5 s ahead
+    clock = SteppingClock()
+    worker = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "fulfilment", clock=clock)
+    built: list[float] = []
+    with deadline(T0 + 4.0), pytest.raises(PastDeadline, match="after the deadline"):
+        worker.paced(lambda: built.append(clock.at))
+    assert built == [] and clock.at == T0  # nothing built, no time spent waiting
+    with deadline(T0 + 6.0):
+        worker.paced(lambda: built.append(clock.at))  # its slot comes in time
+    assert built == [pytest.approx(T0 + 5.0 + worker.interval)]  # after the slot given up
+    stock = SharedRateLimiter(budgets, TEMU_BUDGET, 20, "stock", clock=SteppingClock())
+    with deadline(T0 + 1.0), pytest.raises(PastDeadline, match="beyond the deadline"):
+        stock.acquire()  # refused (5 s booked, 2 s horizon): waiting would end after the deadline
+    stock.acquire()  # no deadline: it waits its turn
+    assert worker.paced(lambda: "sent") == "sent"

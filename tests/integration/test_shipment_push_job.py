@@ -19,6 +19,7 @@ from wholecell_temu.domain.settings import ConnectionSettings
 from wholecell_temu.domain.shipments import PermanentShipmentError
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import order_import, shipment_push
+from wholecell_temu.jobs.budgets import PastDeadline
 from wholecell_temu.jobs.framework import JobContext
 from wholecell_temu.jobs.shipment_push import RetryLater, ShipmentConfirmer, ShipmentOutcome
 from wholecell_temu.net import Clock
@@ -156,6 +157,19 @@ def test_a_retryable_failure_releases_the_claim_and_the_next_delivery_confirms(w
     with pytest.raises(TemuApiError):
         world.push(order_id)
     assert shipment_states(order_id) == {f"{order_id}#RETRY1": ShipmentState.PENDING}
+    assert world.push(order_id) is ShipmentOutcome.CONFIRMED and len(world.temu.confirmations) == 1
+
+
+def test_a_confirmation_stopped_at_its_deadline_releases_the_claim_and_sends_nothing(world: World) -> None:
+    """A paced call whose slot comes after the invocation's deadline raises PastDeadline before sending:
+    the claim is released at once (not held until it expires), so the next delivery confirms."""
+    order_id = world.imported("PO-1")
+    world.wholecell.add_shipment(order_id, "LATE1")
+    world.temu.confirm_failures = [PastDeadline("the next temu slot starts 2.0 s after the deadline")]
+    with pytest.raises(PastDeadline):
+        world.push(order_id)
+    assert shipment_states(order_id) == {f"{order_id}#LATE1": ShipmentState.PENDING}
+    assert world.temu.confirmations == []
     assert world.push(order_id) is ShipmentOutcome.CONFIRMED and len(world.temu.confirmations) == 1
 
 

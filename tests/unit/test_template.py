@@ -14,6 +14,7 @@ from cfnlint.template import Template
 from cfnlint.template.transforms._language_extensions import language_extension
 from wholecell_temu.config import Settings
 from wholecell_temu.domain.shipments import confirmation_seconds
+from wholecell_temu.jobs.shipment_push import LAST_SLOT_MARGIN
 from wholecell_temu.store.tables import ALL_MODELS
 
 from local.template import load_template, load_yaml
@@ -368,3 +369,6 @@ def test_claims_outlive_their_invocations_and_batches_fit_their_timeout(template
     batch = push["Events"]["Queue"]["Properties"]["BatchSize"]
     rate = _default(template, push["Environment"]["Variables"]["TEMU_RATE_LIMIT"])
     assert batch * confirmation_seconds(rate) <= push["Timeout"], "a full batch cannot finish in time"
+    # a message is started with at least a confirmation's time left; its paced calls stop LAST_SLOT_MARGIN
+    # before the end (a shared budget's wait is not bounded by the estimate): some of that time is left for them
+    assert confirmation_seconds(rate) > LAST_SLOT_MARGIN

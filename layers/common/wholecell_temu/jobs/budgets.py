@@ -21,13 +21,19 @@ request that ends the window was booked that much after its start. Half of that 
 sender's (`LATE_TOLERANCE`): a worker whose request is ready to send (woken, signed, built) later
 than that after its slot books again instead of sending late (`paced`: only the socket write
 follows the check), so a stall (of one worker or of all of them) never turns into a burst of
-overdue requests. The other half is for the network.
+overdue requests. The other half is for the network. Booking again, the worker books ahead of now
+by how late it was (up to MAX_LEAD): the booking's own call, or a worker the CPU does not run at
+once, made it miss the slot, and would make it miss a slot that starts when it asks again (its
+horizon then counts from there: it may book up to MAX_LEAD further ahead than its priority's). Only
+after MAX_BOOKINGS missed slots in a row does it send late (logged: such requests can exceed the limit).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from wholecell_temu.config import TemuPriority
 from wholecell_temu.net import Clock
@@ -41,11 +47,35 @@ HORIZONS: dict[TemuPriority, float] = {"fulfilment": FULFILMENT_HORIZON, "stock"
                               "listings": LISTINGS_HORIZON}
 PACING_MARGIN = 0.10
 LATE_TOLERANCE = PACING_MARGIN / (1.0 - PACING_MARGIN) / 2  # seconds a request may leave after its slot
+MAX_BOOKINGS = 4  # slots one request may book and miss before it is sent late
+MAX_LEAD = 1.0  # seconds ahead of now a worker that missed its slot books the next one, at most
+SLOT_MISSED = "budget slot missed: booked again"  # the workers' warnings (bench/fleet.py counts them)
+SENT_LATE = "budget slot missed again: sent late"
 TEMU_BUDGET = "temu"
 
 
 def wholecell_budget(app_id: str) -> str:
     return f"wholecell#{app_id}"
+
+
+class PastDeadline(Exception):
+    """The slot booked for a request starts after the caller's deadline (its invocation would end
+    first): nothing was sent; do the work again later."""
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("budget_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Requests paced on a shared budget within this block must have their slot before `at` (epoch
+    seconds), else PastDeadline: on a shared schedule a fulfilment request may wait up to
+    FULFILMENT_HORIZON behind others, which no fixed estimate of a call's time covers."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class SharedRateLimiter:
@@ -71,6 +101,7 @@ class SharedRateLimiter:
         self.bookings = 0  # store writes that booked a request, and those spent finding out it could not
         self.refusals = 0
         self.missed = 0  # slots given up because this worker woke too late to use them
+        self.sent_late = 0  # requests sent after their slot, MAX_BOOKINGS slots missed in a row
 
     def acquire(self) -> float:
         """Book one request and wait for its slot; returns the seconds waited."""
@@ -81,38 +112,51 @@ class SharedRateLimiter:
         for the caller to send at once.
 
         A slot missed by more than LATE_TOLERANCE once the request is built (the worker woke late, or
-        building it took long) is given up and the request booked and built again, once: a worker that
-        is late again sends anyway rather than never."""
+        building it took long) is given up and the request booked and built again, for a slot booked
+        ahead by how late it was; after MAX_BOOKINGS missed slots in a row it is sent late rather than
+        never."""
         return self._paced(prepare)[0]
 
     def _paced[T](self, prepare: Callable[[], T]) -> tuple[T, float]:
         waited = 0.0
-        missed = False
-        while True:
-            start, booked, now, refused_for = self._book()
+        lead = 0.0
+        for booking in range(1, MAX_BOOKINGS + 1):
+            start, booked, now, refused_for = self._book(lead)
+            until = _DEADLINE.get()
+            if until is not None and start > until:  # its slot is given up unused
+                raise PastDeadline(f"the next {self.budget.split('#', 1)[0]} slot starts {start - until:.1f} s "
+                                   "after the deadline")
             self._clock.sleep(start - booked)
             waited += refused_for + max(0.0, start - now)
             built = prepare()
             late = self._clock.time() - start
-            if late <= LATE_TOLERANCE or missed:
-                return built, waited
-            missed = True
+            if late <= LATE_TOLERANCE:
+                break
+            extra = {"budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
+                     "booking_ms": round((booked - now) * 1000)}  # how much of it the booking's own call took
+            if booking == MAX_BOOKINGS:
+                self.sent_late += 1
+                logger.warning(SENT_LATE, extra=extra | {"bookings": booking})
+                break
             self.missed += 1
-            logger.warning("budget slot missed: booked again", extra={
-                "budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
-                "booking_ms": round((booked - now) * 1000)})  # how much of it the booking's own call took
+            logger.warning(SLOT_MISSED, extra=extra | {"lead_ms": round(lead * 1000)})
+            lead = min(max(late, 2 * lead), MAX_LEAD)
+        return built, waited
 
-    def _book(self) -> tuple[float, float, float, float]:
-        """One booking, asking again after each refusal: (the slot's start, when the booking's answer
-        came, when it was asked for, the seconds slept after refusals)."""
+    def _book(self, lead: float = 0.0) -> tuple[float, float, float, float]:
+        """One booking, `lead` seconds ahead of now at the earliest, asking again after each refusal:
+        (the slot's start, when the booking's answer came, when it was asked for, the seconds slept
+        after refusals)."""
         refused = 0
         refused_for = 0.0
         while True:
             now = self._clock.time()
-            booking = self._budgets.book(self.budget, self.interval, now, self.horizon, busy_first=self._busy)
+            earliest = now + lead
+            booking = self._budgets.book(self.budget, self.interval, earliest, self.horizon,
+                                         busy_first=self._busy)
             if booking.start is not None:
                 self.bookings += 1
-                self._busy = booking.start > now
+                self._busy = booking.start > earliest
                 return booking.start, self._clock.time(), now, refused_for
             # the schedule ends beyond this priority's horizon: wait until it is back within it, plus
             # a random part that doubles with each refusal in a row (up to half the horizon), so that
@@ -121,7 +165,10 @@ class SharedRateLimiter:
             refused += 1
             self._busy = True
             spread = min(self.interval * 2 ** min(refused - 1, 4), self.horizon / 2)
-            delay = max(booking.booked_until - self.horizon - now, self.interval) + spread * self._rng.random()
+            delay = max(booking.booked_until - self.horizon - earliest, self.interval) + spread * self._rng.random()
+            until = _DEADLINE.get()
+            if until is not None and now + delay > until:
+                raise PastDeadline(f"the {self.budget.split('#', 1)[0]} schedule is booked beyond the deadline")
             self._clock.sleep(delay)
             refused_for += delay
 
@@ -134,4 +181,5 @@ def _nothing() -> None:
     return None
 
 
-__all__ = ["HORIZONS", "LATE_TOLERANCE", "PACING_MARGIN", "TEMU_BUDGET", "SharedRateLimiter", "wholecell_budget"]
+__all__ = ["HORIZONS", "LATE_TOLERANCE", "MAX_BOOKINGS", "MAX_LEAD", "PACING_MARGIN", "SENT_LATE", "SLOT_MISSED",
+           "TEMU_BUDGET", "PastDeadline", "SharedRateLimiter", "deadline", "wholecell_budget"]

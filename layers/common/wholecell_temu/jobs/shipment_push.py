@@ -42,6 +42,7 @@ from wholecell_temu.domain.shipments import (
 )
 from wholecell_temu.errors import ErrorClass
 from wholecell_temu.jobs import clients
+from wholecell_temu.jobs.budgets import PastDeadline, deadline
 from wholecell_temu.jobs.ports import ShipmentPushTemu, ShipmentPushWholeCell
 from wholecell_temu.observability import METRICS_NAMESPACE, logger, metrics
 from wholecell_temu.queues import ShipmentMessage, dead_letter, parse_shipment
@@ -55,6 +56,7 @@ from wholecell_temu.temu.models import Carrier, Order
 from wholecell_temu.wholecell import SalesOrder, Shipment
 
 CACHE_SECONDS = 6 * 3600  # carriers and warehouses change rarely (reference: cache a few hours)
+LAST_SLOT_MARGIN = 5.0  # a paced call's slot must start this long before the invocation ends (the call, the records)
 
 
 class ShipmentOutcome(StrEnum):
@@ -297,13 +299,19 @@ def make_shipment_handler(persistence_store: BasePersistenceLayer) -> Callable[[
         except (ValueError, ValidationError) as exc:
             dead_letter(record.body, f"poison message: {exc}"[:1000], settings.shipment_dlq_url)
             return
+        # on a shared budget a call may wait far longer than the estimate above: none starts too late to end
+        until = None if remaining is None else services().clock.time() + remaining() / 1000 - LAST_SLOT_MARGIN
         try:
             # a webhook event is processed once per (connection, event_id); reconcile and resend messages always run
             confirm = confirm_event if message.event_id else confirm_any
-            result = confirm(message=message.model_dump())
+            with deadline(until):
+                result = confirm(message=message.model_dump())
         except PermanentShipmentError as exc:
             dead_letter(record.body, str(exc), settings.shipment_dlq_url)
             return
+        except PastDeadline as exc:  # the claims are released; nothing was sent for the slot given up
+            metrics.add_metric(name="ShipmentDeferred", unit=MetricUnit.Count, value=1)
+            raise RetryLater(f"stopped: {exc}") from None
         with single_metric(name="ShipmentMessages", unit=MetricUnit.Count, value=1,
                            namespace=METRICS_NAMESPACE) as metric:
             # a repeated webhook event answers with the stored result: the outcome's value as text
