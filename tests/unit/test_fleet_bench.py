@@ -34,6 +34,7 @@ def tick(**changes: Any) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "label": "shared", "scale": 1.0, "drain_error": None, "new_orders": 10, "orders_imported": 10,
         "orders_imported_twice": 0, "shipments_posted": 5, "shipments_confirmed": 5, "dead_letters": 0,
+        "shipment_dead_letters": 0,
         "drain_seconds": 130.0, "bound_seconds": 100.0, "order_latency": {"p95": 40.0},
         "shipment_latency": {"p95": 3.0}, "temu_refused_4000004": 0, "wholecell_refused_429": 0,
     }
@@ -81,6 +82,18 @@ def test_todays_tick_is_judged_on_correctness_only() -> None:
     checks = Checks()
     judge(checks, tick(orders_imported=9), bounded=False)
     assert len(checks.failed) == 1
+
+
+def test_todays_tick_may_leave_the_shipments_it_dead_lettered_unconfirmed_and_no_others() -> None:
+    excused = Checks()
+    judge(excused, tick(shipments_confirmed=3, dead_letters=2, shipment_dead_letters=2), bounded=False)
+    assert not excused.failed  # that mode's known limit: a redrive confirms them
+    lost = Checks()
+    judge(lost, tick(shipments_confirmed=3, dead_letters=1, shipment_dead_letters=1), bounded=False)
+    assert len(lost.failed) == 1 and "3 of 5; 1 dead-lettered" in lost.failed[0]
+    shared = Checks()
+    judge(shared, tick(shipments_confirmed=3, dead_letters=2, shipment_dead_letters=2), bounded=True)
+    assert any("confirmed on Temu (3 of 5)" in failure for failure in shared.failed)
 
 
 def test_missed_slots_are_read_from_the_workers_log_between_two_offsets(tmp_path: Path) -> None:
