@@ -897,13 +897,12 @@ class Fleet:
         return {"temu": temu, "temu_errors": errors, "wholecell": wholecell, "throttled": throttled,
                 "wholecell_endpoints": endpoints,
                 "dynamo": self.dynamo.snapshot(), "dlq": self.dead_letters(),
-                "shipment_dlq": len(self.stack.dlq_messages("ShipmentQueue")),
                 "worker_log": self.args.worker_log.stat().st_size if self.args.worker_log.exists() else 0}
 
-    def dead_letters(self) -> int:
-        return sum(len(self.stack.dlq_messages(q)) for q in
-                   ("ListingImportQueue", "QuantitySyncQueue", "OrderImportQueue", "AddressBackfillQueue",
-                    "ShipmentReconcileQueue", "ShipmentQueue"))
+    def dead_letters(self) -> dict[str, int]:
+        """Messages in each dead-letter queue, by the queue (its logical id) they were parked from."""
+        return {logical_id: len(self.stack.dlq_messages(logical_id))
+                for logical_id, queue in self.stack.template.queues.items() if queue.dead_letter_queue}
 
     def figures(self, label: str, concurrency: int, seen: Observed) -> dict[str, Any]:
         scale = self.args.scale
@@ -949,8 +948,8 @@ class Fleet:
             "pacing_writes_per_request": round(pacing_writes / max(1, temu_total + sum(wholecell.values())), 2),
             "other_dynamodb_calls": store_calls,
             "missed_slots": missed_slots(self.args.worker_log, before["worker_log"], after["worker_log"]),
-            "dead_letters": after["dlq"] - before["dlq"],
-            "shipment_dead_letters": after["shipment_dlq"] - before["shipment_dlq"],
+            "dead_letters": sum(after["dlq"].values()) - sum(before["dlq"].values()),
+            "shipment_dead_letters": after["dlq"]["ShipmentQueue"] - before["dlq"]["ShipmentQueue"],
             "timeline": self.timeline(started, drained),
         }
 

@@ -92,6 +92,7 @@ class SharedRateLimiter:
         if priority not in HORIZONS:
             raise ValueError(f"unknown priority {priority!r}; one of {sorted(HORIZONS)}")
         self.budget = budget
+        self.kind = budget.split("#", 1)[0]  # "temu" or "wholecell": what logs and errors name, not the account
         self.interval = 1.0 / (rate * (1.0 - PACING_MARGIN))
         self.horizon = HORIZONS[priority]
         self._budgets = budgets
@@ -124,7 +125,7 @@ class SharedRateLimiter:
             start, booked, now, refused_for = self._book(lead)
             until = _DEADLINE.get()
             if until is not None and start > until:  # its slot is given up unused
-                raise PastDeadline(f"the next {self.budget.split('#', 1)[0]} slot starts {start - until:.1f} s "
+                raise PastDeadline(f"the next {self.kind} slot starts {start - until:.1f} s "
                                    "after the deadline")
             self._clock.sleep(start - booked)
             waited += refused_for + max(0.0, start - now)
@@ -132,7 +133,7 @@ class SharedRateLimiter:
             late = self._clock.time() - start
             if late <= LATE_TOLERANCE:
                 break
-            extra = {"budget": self.budget.split("#", 1)[0], "late_ms": round(late * 1000),
+            extra = {"budget": self.kind, "late_ms": round(late * 1000),
                      "booking_ms": round((booked - now) * 1000)}  # how much of it the booking's own call took
             if booking == MAX_BOOKINGS:
                 self.sent_late += 1
@@ -168,7 +169,7 @@ class SharedRateLimiter:
             delay = max(booking.booked_until - self.horizon - earliest, self.interval) + spread * self._rng.random()
             until = _DEADLINE.get()
             if until is not None and now + delay > until:
-                raise PastDeadline(f"the {self.budget.split('#', 1)[0]} schedule is booked beyond the deadline")
+                raise PastDeadline(f"the {self.kind} schedule is booked beyond the deadline")
             self._clock.sleep(delay)
             refused_for += delay
 
